@@ -1,0 +1,1 @@
+//! Pure evaluators: DNS evidence in, findings out.

@@ -1,0 +1,1 @@
+//! DNS stub client for measurement: many queries in flight over few UDP sockets.

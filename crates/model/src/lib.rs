@@ -1,0 +1,267 @@
+//! The vocabulary every other uptake crate speaks.
+//!
+//! Where it sits: at the bottom of the dependency graph. The testbed generator writes ground
+//! truth in these words, the evaluators in `uptake-checks` produce them, the store writes them
+//! to Parquet and the aggregator counts them. Keeping the check ids and status words in one
+//! place is what lets a scan be compared with a truth file by a plain join on `domain`.
+//!
+//! The words and their meaning follow `CHECKS.md` (internet.nl / NCSC-NL, BOD 18-01, RFCs).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// One measured standard. Its `id()` is the column prefix in Parquet and truth.csv.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// DNSSEC validation state of the domain (RFC 4033-4035), from the resolver's AD bit.
+    Dnssec,
+    /// Strength of the DNSKEY algorithms (RFC 8624).
+    DnssecAlgorithm,
+    /// Name servers that answer over IPv6 (internet.nl).
+    NsIpv6,
+    /// Certification Authority Authorization records (RFC 8659).
+    Caa,
+    /// Mail exchangers (RFC 5321, null MX RFC 7505).
+    Mx,
+    /// Sender Policy Framework, evaluated for a foreign address (RFC 7208).
+    Spf,
+    /// Effective DMARC policy (RFC 7489).
+    Dmarc,
+    /// Existence of the `_domainkey` node (RFC 6376, RFC 8020).
+    Dkim,
+    /// SMTP TLS reporting record (RFC 8460).
+    TlsRpt,
+    /// The `_mta-sts` TXT record (RFC 8461).
+    MtaStsRecord,
+}
+
+impl Check {
+    /// Every check, in the column order of the output.
+    pub const ALL: [Check; 10] = [
+        Check::Dnssec,
+        Check::DnssecAlgorithm,
+        Check::NsIpv6,
+        Check::Caa,
+        Check::Mx,
+        Check::Spf,
+        Check::Dmarc,
+        Check::Dkim,
+        Check::TlsRpt,
+        Check::MtaStsRecord,
+    ];
+
+    /// The check's id: `<id>_status` is its status column.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Check::Dnssec => "dnssec",
+            Check::DnssecAlgorithm => "dnssec_algorithm",
+            Check::NsIpv6 => "ns_ipv6",
+            Check::Caa => "caa",
+            Check::Mx => "mx",
+            Check::Spf => "spf",
+            Check::Dmarc => "dmarc",
+            Check::Dkim => "dkim",
+            Check::TlsRpt => "tls_rpt",
+            Check::MtaStsRecord => "mta_sts_record",
+        }
+    }
+
+    /// Name of the status column in Parquet and in truth.csv.
+    pub fn status_column(self) -> String {
+        format!("{}_status", self.id())
+    }
+
+    /// The specification the check measures against.
+    pub const fn spec(self) -> &'static str {
+        match self {
+            Check::Dnssec => "RFC 4033-4035",
+            Check::DnssecAlgorithm => "RFC 8624, RFC 9276",
+            Check::NsIpv6 => "internet.nl",
+            Check::Caa => "RFC 8659",
+            Check::Mx => "RFC 5321, RFC 7505",
+            Check::Spf => "RFC 7208",
+            Check::Dmarc => "RFC 7489",
+            Check::Dkim => "RFC 6376, RFC 8020",
+            Check::TlsRpt => "RFC 8460",
+            Check::MtaStsRecord => "RFC 8461",
+        }
+    }
+
+    /// The statuses this check can report besides `error`.
+    pub const fn statuses(self) -> &'static [Status] {
+        use Status::*;
+        match self {
+            Check::Dnssec => &[Secure, Insecure, Bogus],
+            Check::DnssecAlgorithm => &[Modern, Deprecated, NotApplicable],
+            Check::NsIpv6 => &[Reachable, Partial, None],
+            Check::Caa => &[Present, Invalid, Absent],
+            Check::Mx => &[Mx, NullMx, None],
+            Check::Spf => &[Fail, Softfail, Neutral, Pass, None, Permerror],
+            Check::Dmarc => &[Reject, Quarantine, None, Invalid, Absent],
+            Check::Dkim => &[Present, Absent],
+            Check::TlsRpt => &[Present, Invalid, Absent],
+            Check::MtaStsRecord => &[Present, Invalid, Absent],
+        }
+    }
+
+    /// One sentence on what the check measures and how.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Check::Dnssec => "AD bit of the validating resolver on the SOA query at the domain; a SERVFAIL that a CD=1 re-query answers is bogus",
+            Check::DnssecAlgorithm => "DNSKEY algorithms of the domain's zone: modern (ECDSA, EdDSA, RSA/SHA-2 >= 2048 bits) or deprecated (RSA/SHA-1, RSA < 2048, older)",
+            Check::NsIpv6 => "name servers of the domain's zone with an AAAA record that answer a DNS query over IPv6: reachable (>= 2), partial (1), none",
+            Check::Caa => "CAA RRset found at the domain or the nearest ancestor up to the registrable domain; invalid when a record is malformed or carries an unknown critical tag",
+            Check::Mx => "MX RRset of the domain: mx, null_mx (RFC 7505 '0 .'), none",
+            Check::Spf => "RFC 7208 check_host() for a foreign address (203.0.113.254): the effective result through include/redirect with lookup limits",
+            Check::Dmarc => "effective DMARC policy: _dmarc.<domain>, else the organisational domain's record (its sp when present)",
+            Check::Dkim => "TXT query for _domainkey.<domain>: NXDOMAIN means absent (RFC 8020), any other answer means the node exists",
+            Check::TlsRpt => "_smtp._tls.<domain> TXT: one v=TLSRPTv1 record with rua= mailto: or https: URIs",
+            Check::MtaStsRecord => "_mta-sts.<domain> TXT: one v=STSv1 record with a valid id",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// Error returned when a word is not a known check or status.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {kind} '{word}'")]
+pub struct UnknownWord {
+    kind: &'static str,
+    word: String,
+}
+
+impl FromStr for Check {
+    type Err = UnknownWord;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Check::ALL.into_iter().find(|c| c.id() == s).ok_or_else(|| UnknownWord {
+            kind: "check",
+            word: s.to_string(),
+        })
+    }
+}
+
+macro_rules! statuses {
+    ($($variant:ident => $word:literal : $doc:literal),* $(,)?) => {
+        /// A status word from the closed vocabulary of CHECKS.md.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Status {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl Status {
+            /// Every status word.
+            pub const ALL: &'static [Status] = &[$(Status::$variant,)*];
+
+            /// The word as written in Parquet and truth.csv.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Status::$variant => $word,)* }
+            }
+        }
+    };
+}
+
+statuses! {
+    Error => "error": "Could not measure; the finding's reason says why. Never counted as not adopted.",
+    NotApplicable => "not_applicable": "The check does not apply (e.g. algorithm of an unsigned zone).",
+    Secure => "secure": "DNSSEC validates.",
+    Insecure => "insecure": "No DNSSEC chain of trust.",
+    Bogus => "bogus": "DNSSEC is published but does not validate.",
+    Modern => "modern": "Only recommended algorithms.",
+    Deprecated => "deprecated": "At least one deprecated algorithm or weak key.",
+    Reachable => "reachable": "Two or more name servers answer over IPv6.",
+    Partial => "partial": "Exactly one name server answers over IPv6.",
+    None => "none": "Nothing of the kind is published.",
+    Present => "present": "The record is published and valid.",
+    Invalid => "invalid": "A record is published but malformed.",
+    Absent => "absent": "No record is published.",
+    Mx => "mx": "The domain has MX records.",
+    NullMx => "null_mx": "The domain declares it accepts no mail (RFC 7505).",
+    Fail => "fail": "SPF result fail (-all) for a foreign address.",
+    Softfail => "softfail": "SPF result softfail (~all) for a foreign address.",
+    Neutral => "neutral": "SPF result neutral (?all) for a foreign address.",
+    Pass => "pass": "SPF result pass (+all) for a foreign address.",
+    Permerror => "permerror": "The SPF record cannot be evaluated (syntax, limits, several records).",
+    Reject => "reject": "DMARC policy reject.",
+    Quarantine => "quarantine": "DMARC policy quarantine.",
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = UnknownWord;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL.iter().copied().find(|w| w.as_str() == s).ok_or_else(|| UnknownWord {
+            kind: "status",
+            word: s.to_string(),
+        })
+    }
+}
+
+/// The outcome of one check for one domain: a status and, for `error`, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The status word.
+    pub status: Status,
+    /// Why the check could not measure (only for `error`), or a short note on the status.
+    pub reason: Option<String>,
+}
+
+impl Finding {
+    /// A finding with a status and no reason.
+    pub fn of(status: Status) -> Self {
+        Finding { status, reason: Option::None }
+    }
+
+    /// A finding that could not be measured.
+    pub fn error(reason: impl Into<String>) -> Self {
+        Finding { status: Status::Error, reason: Some(reason.into()) }
+    }
+
+    /// A status with an explanatory note (e.g. why a record is invalid).
+    pub fn with_reason(status: Status, reason: impl Into<String>) -> Self {
+        Finding { status, reason: Some(reason.into()) }
+    }
+}
+
+/// The foreign address SPF is evaluated for: TEST-NET-3, never authorised by a real record.
+pub const SPF_FOREIGN_ADDRESS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(203, 0, 113, 254);
+
+/// Sector labels the generator uses and the aggregator normalises to ISIC Rev.4 sections.
+pub const SECTORS: [(&str, &str); 6] = [
+    ("public administration", "O"),
+    ("finance", "K"),
+    ("health", "Q"),
+    ("education", "P"),
+    ("telecom", "J"),
+    ("other", "S"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip() {
+        for s in Status::ALL {
+            assert_eq!(s.as_str().parse::<Status>().unwrap(), *s);
+        }
+        for c in Check::ALL {
+            assert_eq!(c.id().parse::<Check>().unwrap(), c);
+            assert!(!c.statuses().contains(&Status::Error));
+        }
+        assert!("nope".parse::<Status>().is_err());
+    }
+}

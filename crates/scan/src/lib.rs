@@ -1,0 +1,1 @@
+//! The scan engine: targets in, one row of findings per domain out.

@@ -1,0 +1,1 @@
+//! RFC 7208 SPF parser and check_host() evaluator.

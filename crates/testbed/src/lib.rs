@@ -1,0 +1,12 @@
+//! The private internet: a synthetic Internet with known ground truth, served by real NSD and
+//! Unbound processes inside a private network namespace.
+//!
+//! Where it sits: beside the product, not in its path. `generate` writes zones, server configs,
+//! `targets.csv` and `truth.csv` from a seed; `run` brings the servers up in a namespace made
+//! with `unshare` and runs a command (a scan, a test) there with `UPTAKE_RESOLVER` set. The
+//! scanner has no testbed special case: to it this is just an Internet. The truth is derived
+//! from the profile the generator drew, never from the scanner's evaluators.
+
+pub mod manifest;
+
+pub use manifest::{Manifest, ManifestError, Server, ServerKind};
