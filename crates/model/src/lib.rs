@@ -7,6 +7,8 @@
 //!
 //! The words and their meaning follow `CHECKS.md` (internet.nl / NCSC-NL, BOD 18-01, RFCs).
 
+pub mod row;
+
 use std::fmt;
 use std::str::FromStr;
 
