@@ -7,6 +7,9 @@
 //! scanner has no testbed special case: to it this is just an Internet. The truth is derived
 //! from the profile the generator drew, never from the scanner's evaluators.
 
+pub mod generate;
 pub mod manifest;
+pub mod run;
+pub mod servers;
 
 pub use manifest::{Manifest, ManifestError, Server, ServerKind};

@@ -1,0 +1,51 @@
+//! Shared harness for the private internet: one generated testbed per test run, the
+//! `uptake` binary, and truth.csv as rows.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Domains in the shared testbed (the acceptance size).
+pub const DOMAINS: u64 = 2000;
+/// Seed of the shared testbed.
+pub const SEED: u64 = 7;
+
+/// The `uptake` binary under test.
+pub fn uptake() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_uptake"))
+}
+
+/// Runs a command and returns its output, printing stderr on failure.
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn");
+    if !out.status.success() {
+        eprintln!("command {cmd:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    out
+}
+
+static TESTBED: OnceLock<PathBuf> = OnceLock::new();
+
+/// The shared 2,000-domain testbed, generated once per test process.
+pub fn testbed() -> &'static Path {
+    TESTBED.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("uptake-it-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = run(uptake().args(["testbed", "generate", "--domains", &DOMAINS.to_string(), "--seed", &SEED.to_string(), "--out"]).arg(&dir));
+        assert!(out.status.success(), "testbed generate failed");
+        dir
+    })
+}
+
+/// truth.csv (or any CSV) as a list of column -> value maps.
+pub fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).expect("open csv");
+    let headers = r.headers().expect("header").clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("csv record");
+            headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()
+        })
+        .collect()
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the `uptake` binary against the private internet.
+
+mod harness;
+mod truth;

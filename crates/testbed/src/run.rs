@@ -1,0 +1,807 @@
+//! `uptake testbed run DIR -- COMMAND`: bring a testbed's servers up in a private namespace,
+//! run COMMAND there, and take everything down again.
+//!
+//! Two halves, two processes:
+//!
+//! * [`run`], in the user's process, checks what it can without starting anything (the
+//!   manifest, the daemons, COMMAND) and re-executes the current binary as
+//!   `unshare --user --map-root-user --net --pid --fork --kill-child [--mount-proc] EXE testbed
+//!   __inside DIR -- COMMAND...`. The inner process is PID 1 of a fresh PID namespace, so when
+//!   it ends the kernel kills every process left in the namespace: no server outlives a run,
+//!   whatever happens. `unshare` dies with [`run`]'s thread (parent-death signal), and the inner
+//!   process dies with `unshare` (`--kill-child`), so even SIGKILL of the outer process tears the
+//!   namespace down.
+//! * [`run_inside`], PID 1 inside the namespace, puts the manifest's addresses on `lo`, renders
+//!   the config templates into a per-run state directory, starts the servers (each in its own
+//!   process group, so Ctrl-C at the terminal reaches COMMAND but not the servers), waits until
+//!   every server answers on every address (and, for NSD, every configured zone has loaded),
+//!   then runs COMMAND with `UPTAKE_RESOLVER` and `UPTAKE_TESTBED_DIR` set, stops the servers
+//!   and removes the state directory.
+//!
+//! Packets never leave the namespace: it has only `lo`.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::manifest::{Manifest, ManifestError, Server, ServerKind, DIR_PLACEHOLDER, RUN_PLACEHOLDER};
+use crate::servers;
+
+/// Environment variable that overrides the server startup timeout, in seconds.
+pub const START_TIMEOUT_ENV: &str = "UPTAKE_TESTBED_START_TIMEOUT";
+/// Default server startup timeout: a million-domain testbed takes a while to load.
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(120);
+/// Exported to COMMAND: `ip:port` of the testbed's validating resolver.
+pub const RESOLVER_ENV: &str = "UPTAKE_RESOLVER";
+/// Exported to COMMAND: the absolute testbed directory.
+pub const DIR_ENV: &str = "UPTAKE_TESTBED_DIR";
+/// Lines of a server's log shown when it fails to start.
+const LOG_TAIL_LINES: usize = 30;
+/// How long stopped servers get between SIGTERM and SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Why a testbed run could not start or finish. COMMAND failing is not an error: its exit code
+/// is the run's result.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The directory is not a readable testbed.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// A program the runner needs is not installed.
+    #[error("{programs} not found: install the Debian package{plural} {packages} (apt-get install {packages})", plural = if packages.contains(' ') { "s" } else { "" })]
+    MissingPrograms {
+        /// The missing programs, comma-separated.
+        programs: String,
+        /// The Debian packages that provide them, space-separated.
+        packages: String,
+    },
+    /// No command was given.
+    #[error("no command given: uptake testbed run DIR -- COMMAND [ARGS...]")]
+    NoCommand,
+    /// COMMAND is not in PATH or not executable.
+    #[error("command not found: {0}")]
+    CommandNotFound(String),
+    /// The kernel or its settings do not allow an unprivileged user and network namespace.
+    #[error("cannot create a user, network and PID namespace with unshare ({0}); check that unprivileged user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1, kernel.apparmor_restrict_unprivileged_userns=0)")]
+    NoNamespace(String),
+    /// `run_inside` was started outside the namespace `run` makes.
+    #[error("`uptake testbed __inside` must run as PID 1 of a new namespace; use `uptake testbed run`")]
+    NotInNamespace,
+    /// A program could not be started.
+    #[error("cannot start {program}: {reason}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        reason: String,
+    },
+    /// Setting up the namespace's network failed.
+    #[error("network setup in the namespace failed (ip -batch): {0}")]
+    Network(String),
+    /// Reading or writing a file failed.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// `UPTAKE_TESTBED_START_TIMEOUT` is not a number of seconds.
+    #[error("{START_TIMEOUT_ENV}={0:?} is not a number of seconds")]
+    BadTimeout(String),
+    /// A server exited while starting.
+    #[error("server {name} ({kind}) exited during startup ({status}); last lines of {log}:\n{tail}")]
+    ServerExited {
+        /// Server name from the manifest.
+        name: String,
+        /// Daemon.
+        kind: &'static str,
+        /// How it ended.
+        status: String,
+        /// Its log file.
+        log: PathBuf,
+        /// The last lines of its log.
+        tail: String,
+    },
+    /// A server did not answer in time.
+    #[error("server {name} ({kind}) did not answer on {address} within {secs} s (set {START_TIMEOUT_ENV} to wait longer); last lines of {log}:\n{tail}")]
+    ServerTimeout {
+        /// Server name from the manifest.
+        name: String,
+        /// Daemon.
+        kind: &'static str,
+        /// The address that stayed silent.
+        address: IpAddr,
+        /// The timeout.
+        secs: u64,
+        /// Its log file.
+        log: PathBuf,
+        /// The last lines of its log.
+        tail: String,
+    },
+    /// NSD started but a zone it should serve did not load (NSD answers SERVFAIL for it).
+    #[error("server {name} (nsd) did not load zone {zone} (rcode {rcode}); last lines of {log}:\n{tail}")]
+    ZoneNotLoaded {
+        /// Server name from the manifest.
+        name: String,
+        /// The zone.
+        zone: String,
+        /// NSD's answer to a SOA query for the zone.
+        rcode: u8,
+        /// Its log file.
+        log: PathBuf,
+        /// The last lines of its log.
+        tail: String,
+    },
+}
+
+impl RunError {
+    fn file(path: &Path, e: impl std::fmt::Display) -> RunError {
+        RunError::File { path: path.to_path_buf(), reason: e.to_string() }
+    }
+}
+
+/// Runs COMMAND inside the private internet of the testbed in `dir` and returns its exit code
+/// (128 + signal number if a signal killed it).
+///
+/// Call it from the main thread of a single-threaded process (before any async runtime): the
+/// `unshare` child gets a parent-death signal tied to the calling thread. Checks the manifest,
+/// the daemons (`nsd`, `unbound`, `ip`, `unshare`) and COMMAND before starting anything, then
+/// re-executes the current binary in a new user, network and PID namespace (see the module
+/// docs) and waits for it, ignoring SIGINT meanwhile: Ctrl-C ends COMMAND, and the run then
+/// cleans up and returns its code.
+pub fn run(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
+    let manifest = Manifest::load(dir)?;
+    let dir = fs::canonicalize(dir).map_err(|e| RunError::file(dir, e))?;
+    let unshare = required_programs(&manifest, true)?.unshare.unwrap_or_else(|| PathBuf::from("unshare"));
+    check_command(command)?;
+    let exe = std::env::current_exe()
+        .map_err(|e| RunError::Spawn { program: "uptake (current executable)".into(), reason: e.to_string() })?;
+
+    let mut cmd = Command::new(&unshare);
+    cmd.args(namespace_args(&unshare)?)
+        .arg("--")
+        .arg(&exe)
+        .args(["testbed", "__inside"])
+        .arg(&dir)
+        .arg("--")
+        .args(command);
+    sys::die_with_parent(&mut cmd);
+    let mut child =
+        cmd.spawn().map_err(|e| RunError::Spawn { program: unshare.display().to_string(), reason: e.to_string() })?;
+    // Ignore Ctrl-C only after the spawn, so the namespace's processes keep the default action.
+    let _sigint = sys::SigintIgnored::new();
+    let status = wait_retrying(&mut child)
+        .map_err(|e| RunError::Spawn { program: unshare.display().to_string(), reason: e.to_string() })?;
+    Ok(exit_code(status))
+}
+
+/// The part of [`run`] that executes as PID 1 inside the new namespace: sets up the network,
+/// starts the servers, waits until they answer, runs COMMAND with `UPTAKE_RESOLVER` and
+/// `UPTAKE_TESTBED_DIR` set, stops the servers and returns COMMAND's exit code. Every error path
+/// stops the servers it started and removes the state directory.
+pub fn run_inside(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
+    if std::process::id() != 1 {
+        return Err(RunError::NotInNamespace);
+    }
+    let manifest = Manifest::load(dir)?;
+    let dir = fs::canonicalize(dir).map_err(|e| RunError::file(dir, e))?;
+    let programs = required_programs(&manifest, false)?;
+    let program = check_command(command)?;
+    let timeout = start_timeout()?;
+
+    setup_network(programs.ip.as_deref().unwrap_or(Path::new("ip")), &manifest)?;
+
+    let mut running = Running::new(make_state_dir()?);
+    let deadline = Instant::now() + timeout;
+    // Start everything in manifest order, then wait for each: the NSDs load their zones in
+    // parallel, and Unbound does not need the authoritatives until COMMAND asks it something.
+    for server in &manifest.servers {
+        let daemon = match server.kind {
+            ServerKind::Nsd => programs.nsd.as_deref(),
+            ServerKind::Unbound => programs.unbound.as_deref(),
+        }
+        .unwrap_or(Path::new(server.kind.package()));
+        running.start(&dir, server, daemon)?;
+    }
+    for (i, server) in manifest.servers.iter().enumerate() {
+        running.wait_ready(i, server, deadline, timeout)?;
+    }
+
+    let mut child = Command::new(program)
+        .args(&command[1..])
+        .env(RESOLVER_ENV, &manifest.resolver)
+        .env(DIR_ENV, &dir)
+        .spawn()
+        .map_err(|e| RunError::Spawn { program: command[0].to_string_lossy().into_owned(), reason: e.to_string() })?;
+    let _sigint = sys::SigintIgnored::new();
+    let status = wait_retrying(&mut child)
+        .map_err(|e| RunError::Spawn { program: command[0].to_string_lossy().into_owned(), reason: e.to_string() })?;
+    drop(running);
+    Ok(exit_code(status))
+}
+
+/// COMMAND's exit code as a shell reports it.
+fn exit_code(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => (code & 0xff) as u8,
+        (None, Some(sig)) => (128 + sig).min(255) as u8,
+        (None, None) => 255,
+    }
+}
+
+fn wait_retrying(child: &mut Child) -> io::Result<ExitStatus> {
+    loop {
+        match child.wait() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Paths of the programs a run needs (`None` where this half does not need one).
+struct Programs {
+    unshare: Option<PathBuf>,
+    ip: Option<PathBuf>,
+    nsd: Option<PathBuf>,
+    unbound: Option<PathBuf>,
+}
+
+/// Finds `ip`, the daemons the manifest uses and (outside) `unshare`; fails naming the Debian
+/// packages of every missing one.
+fn required_programs(manifest: &Manifest, outside: bool) -> Result<Programs, RunError> {
+    let mut missing: Vec<(&str, &str)> = Vec::new();
+    let mut find = |program: &'static str, package: &'static str, needed: bool| -> Option<PathBuf> {
+        if !needed {
+            return None;
+        }
+        let found = find_program(OsStr::new(program), true);
+        if found.is_none() {
+            missing.push((program, package));
+        }
+        found
+    };
+    let uses = |kind: ServerKind| manifest.servers.iter().any(|s| s.kind == kind);
+    let programs = Programs {
+        nsd: find("nsd", ServerKind::Nsd.package(), uses(ServerKind::Nsd)),
+        unbound: find("unbound", ServerKind::Unbound.package(), uses(ServerKind::Unbound)),
+        ip: find("ip", "iproute2", true),
+        unshare: find("unshare", "util-linux", outside),
+    };
+    if missing.is_empty() {
+        return Ok(programs);
+    }
+    let mut packages: Vec<&str> = missing.iter().map(|(_, p)| *p).collect();
+    packages.dedup();
+    Err(RunError::MissingPrograms {
+        programs: missing.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", "),
+        packages: packages.join(" "),
+    })
+}
+
+/// Resolves COMMAND's program like a shell would (PATH, or a path containing `/`).
+fn check_command(command: &[OsString]) -> Result<PathBuf, RunError> {
+    let first = command.first().ok_or(RunError::NoCommand)?;
+    find_program(first, false).ok_or_else(|| RunError::CommandNotFound(first.to_string_lossy().into_owned()))
+}
+
+/// Finds an executable: a name with `/` as is, else in PATH, and for daemons also in the sbin
+/// directories an unprivileged user's PATH lacks on Debian.
+fn find_program(name: &OsStr, sbin: bool) -> Option<PathBuf> {
+    if name.is_empty() {
+        return None;
+    }
+    if name.as_encoded_bytes().contains(&b'/') {
+        let p = PathBuf::from(name);
+        return is_executable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    if sbin {
+        dirs.extend(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from));
+    }
+    dirs.into_iter()
+        .map(|d| if d.as_os_str().is_empty() { PathBuf::from(".") } else { d })
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// The `unshare` options: `--mount-proc` only where the kernel lets this user mount a proc
+/// (so `ps` inside shows the namespace), and a clear error where namespaces are unavailable.
+fn namespace_args(unshare: &Path) -> Result<Vec<&'static str>, RunError> {
+    let base = ["--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child"];
+    let probe = |extra: &[&str]| {
+        Command::new(unshare)
+            .args(base)
+            .args(extra)
+            .arg("true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+    };
+    let mut args = base.to_vec();
+    match probe(&["--mount-proc"]) {
+        Ok(out) if out.status.success() => {
+            args.push("--mount-proc");
+            return Ok(args);
+        }
+        _ => {}
+    }
+    match probe(&[]) {
+        Ok(out) if out.status.success() => Ok(args),
+        Ok(out) => {
+            let msg = String::from_utf8_lossy(&out.stderr);
+            Err(RunError::NoNamespace(msg.lines().next().unwrap_or("unshare failed").trim().to_string()))
+        }
+        Err(e) => Err(RunError::Spawn { program: unshare.display().to_string(), reason: e.to_string() }),
+    }
+}
+
+fn start_timeout() -> Result<Duration, RunError> {
+    match std::env::var(START_TIMEOUT_ENV) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .ok_or(RunError::BadTimeout(v)),
+        _ => Ok(DEFAULT_START_TIMEOUT),
+    }
+}
+
+/// Brings `lo` up, adds every manifest address and local route, in one `ip -batch` process
+/// (a large testbed has many addresses).
+fn setup_network(ip: &Path, manifest: &Manifest) -> Result<(), RunError> {
+    let mut script = String::from("link set lo up\n");
+    let mut seen = std::collections::HashSet::new();
+    for a in manifest.addresses.iter().chain(manifest.servers.iter().flat_map(|s| s.addresses.iter())) {
+        if !seen.insert(*a) || a.is_loopback() {
+            continue;
+        }
+        match a {
+            IpAddr::V4(a) => script.push_str(&format!("addr add {a}/32 dev lo\n")),
+            IpAddr::V6(a) => script.push_str(&format!("addr add {a}/128 dev lo nodad\n")),
+        }
+    }
+    for prefix in &manifest.local_routes {
+        script.push_str(&format!("route add local {prefix} dev lo\n"));
+    }
+    let mut child = Command::new(ip)
+        .args(["-batch", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| RunError::Spawn { program: ip.display().to_string(), reason: e.to_string() })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A write error shows up as ip's own failure below.
+        let _ = stdin.write_all(script.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| RunError::Network(e.to_string()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        Err(RunError::Network(msg.split_whitespace().collect::<Vec<_>>().join(" ")))
+    }
+}
+
+/// Creates a fresh state directory under the temporary directory (`TMPDIR`). Every run's is
+/// new, so runs of one testbed can overlap; PIDs cannot name it (every run is PID 1).
+fn make_state_dir() -> Result<PathBuf, RunError> {
+    let base = std::env::temp_dir();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let mut last = None;
+    for attempt in 0..100u32 {
+        let path = base.join(format!("uptake-testbed-{nanos:x}-{attempt}"));
+        match fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(RunError::file(&path, e)),
+        }
+    }
+    Err(RunError::file(&base, last.map(|e| e.to_string()).unwrap_or_default()))
+}
+
+/// A started server.
+struct Started {
+    child: Child,
+    log: PathBuf,
+    /// Rendered config text (NSD: the zones to check).
+    config: String,
+}
+
+/// The servers of this run and its state directory; dropping it stops the servers (SIGTERM,
+/// then SIGKILL after [`STOP_GRACE`]) and removes the directory.
+struct Running {
+    state: PathBuf,
+    servers: Vec<Started>,
+}
+
+impl Running {
+    fn new(state: PathBuf) -> Running {
+        Running { state, servers: Vec::new() }
+    }
+
+    /// Renders the server's config into the state directory and starts the daemon in the
+    /// foreground, in its own process group, logging to `STATE/<name>.log`.
+    fn start(&mut self, dir: &Path, server: &Server, daemon: &Path) -> Result<(), RunError> {
+        let template_path = dir.join(&server.config);
+        let template = fs::read_to_string(&template_path).map_err(|e| RunError::file(&template_path, e))?;
+        let config = render(&template, dir, &self.state);
+        let stem: String = server.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let conf_path = self.state.join(format!("{stem}.conf"));
+        fs::write(&conf_path, &config).map_err(|e| RunError::file(&conf_path, e))?;
+        let log = self.state.join(format!("{stem}.log"));
+        let out = OpenOptions::new().create(true).append(true).open(&log).map_err(|e| RunError::file(&log, e))?;
+        let err = out.try_clone().map_err(|e| RunError::file(&log, e))?;
+        let child = Command::new(daemon)
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| RunError::Spawn { program: daemon.display().to_string(), reason: e.to_string() })?;
+        self.servers.push(Started { child, log, config });
+        Ok(())
+    }
+
+    /// Waits until server `i` answers a query on each of its addresses and, for NSD, until
+    /// each zone in its config answers its SOA query without SERVFAIL.
+    fn wait_ready(&mut self, i: usize, server: &Server, deadline: Instant, timeout: Duration) -> Result<(), RunError> {
+        let started = &mut self.servers[i];
+        let kind = server.kind.package();
+        let mut progress = Progress::new(&server.name);
+        let fail = |started: &mut Started, outcome: Outcome, address: IpAddr| -> RunError {
+            let tail = log_tail(&started.log);
+            let log = started.log.clone();
+            match outcome {
+                Outcome::Exited(status) => RunError::ServerExited {
+                    name: server.name.clone(),
+                    kind,
+                    status: status.to_string(),
+                    log,
+                    tail,
+                },
+                Outcome::TimedOut | Outcome::Answer(_) => RunError::ServerTimeout {
+                    name: server.name.clone(),
+                    kind,
+                    address,
+                    secs: timeout.as_secs(),
+                    log,
+                    tail,
+                },
+            }
+        };
+        for &address in &server.addresses {
+            match query_until_answer(&mut started.child, address, ".", deadline, &mut progress) {
+                Outcome::Answer(_) => {}
+                other => return Err(fail(started, other, address)),
+            }
+        }
+        if server.kind == ServerKind::Nsd {
+            if let Some(&address) = server.addresses.first() {
+                for zone in servers::nsd_zones(&started.config) {
+                    match query_until_answer(&mut started.child, address, &zone, deadline, &mut progress) {
+                        Outcome::Answer(0) => {}
+                        Outcome::Answer(rcode) => {
+                            return Err(RunError::ZoneNotLoaded {
+                                name: server.name.clone(),
+                                zone,
+                                rcode,
+                                log: started.log.clone(),
+                                tail: log_tail(&started.log),
+                            })
+                        }
+                        other => return Err(fail(started, other, address)),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for s in &self.servers {
+            sys::signal_group(s.child.id(), libc::SIGTERM);
+        }
+        let until = Instant::now() + STOP_GRACE;
+        for s in &mut self.servers {
+            while matches!(s.child.try_wait(), Ok(None)) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // The whole group: NSD's own children too.
+            sys::signal_group(s.child.id(), libc::SIGKILL);
+            let _ = s.child.kill();
+            let _ = s.child.wait();
+        }
+        let _ = fs::remove_dir_all(&self.state);
+    }
+}
+
+/// Replaces the placeholders of a config template.
+fn render(template: &str, dir: &Path, state: &Path) -> String {
+    template.replace(DIR_PLACEHOLDER, &dir.display().to_string()).replace(RUN_PLACEHOLDER, &state.display().to_string())
+}
+
+/// The last [`LOG_TAIL_LINES`] lines of a log file (read from its end: logs can be large).
+fn log_tail(path: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+        let mut bytes = Vec::new();
+        let _ = f.read_to_end(&mut bytes);
+        text = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n");
+    if tail.trim().is_empty() {
+        "(empty)".to_string()
+    } else {
+        tail
+    }
+}
+
+/// Tells the user once when loading takes a while (a large testbed takes minutes).
+struct Progress<'a> {
+    name: &'a str,
+    since: Instant,
+    told: bool,
+}
+
+impl<'a> Progress<'a> {
+    fn new(name: &'a str) -> Progress<'a> {
+        Progress { name, since: Instant::now(), told: false }
+    }
+
+    fn tick(&mut self) {
+        if !self.told && self.since.elapsed() > Duration::from_secs(5) {
+            self.told = true;
+            eprintln!("uptake: testbed: waiting for server {} to load its zones...", self.name);
+        }
+    }
+}
+
+/// How waiting for an answer ended.
+enum Outcome {
+    /// A response arrived with this rcode.
+    Answer(u8),
+    /// The server process ended.
+    Exited(ExitStatus),
+    /// The deadline passed.
+    TimedOut,
+}
+
+/// Sends a SOA query for `zone` (RD=0) to `address` port 53 until a response arrives, the
+/// server exits or the deadline passes.
+fn query_until_answer(child: &mut Child, address: IpAddr, zone: &str, deadline: Instant, progress: &mut Progress) -> Outcome {
+    let bind: SocketAddr = match address {
+        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let id = (SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) & 0xffff) as u16;
+    let query = soa_query(id, zone);
+    let socket = UdpSocket::bind(bind).and_then(|s| {
+        s.connect((address, 53))?;
+        s.set_read_timeout(Some(Duration::from_millis(100)))?;
+        Ok(s)
+    });
+    let mut last_send: Option<Instant> = None;
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Outcome::Exited(status);
+        }
+        if Instant::now() >= deadline {
+            return Outcome::TimedOut;
+        }
+        progress.tick();
+        let Ok(socket) = &socket else {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        if last_send.is_none_or(|t| t.elapsed() >= Duration::from_millis(500)) {
+            // ECONNREFUSED from an earlier send (nobody listening yet) surfaces here or in recv.
+            let _ = socket.send(&query);
+            last_send = Some(Instant::now());
+        }
+        match socket.recv(&mut buf) {
+            Ok(n) => {
+                if let Some(rcode) = response_rcode(&buf[..n], id) {
+                    return Outcome::Answer(rcode);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => {}
+        }
+    }
+}
+
+/// A DNS query for `zone` SOA IN, RD=0, no EDNS.
+fn soa_query(id: u16, zone: &str) -> Vec<u8> {
+    let mut q = Vec::with_capacity(32);
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in zone.split('.').filter(|l| !l.is_empty()) {
+        let bytes = &label.as_bytes()[..label.len().min(63)];
+        q.push(bytes.len() as u8);
+        q.extend_from_slice(bytes);
+    }
+    q.push(0);
+    q.extend_from_slice(&[0, 6, 0, 1]);
+    q
+}
+
+/// The rcode of a response to query `id`, or `None` if `msg` is not one.
+fn response_rcode(msg: &[u8], id: u16) -> Option<u8> {
+    (msg.len() >= 12 && msg[..2] == id.to_be_bytes() && msg[2] & 0x80 != 0).then(|| msg[3] & 0x0f)
+}
+
+/// The few system calls std has no safe wrapper for.
+mod sys {
+    use std::process::Command;
+
+    /// Makes the child get SIGKILL when the calling thread exits, so that `unshare` (and with
+    /// `--kill-child` the whole namespace) cannot outlive `uptake testbed run`, even after
+    /// SIGKILL.
+    #[allow(unsafe_code)]
+    pub(super) fn die_with_parent(cmd: &mut Command) {
+        use std::os::unix::process::CommandExt as _;
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: the closure runs in the forked child before exec; it only calls the
+        // async-signal-safe prctl(2) and getppid(2) and allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent died before prctl: nobody would kill us later, so do not start.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                Ok(())
+            });
+        }
+    }
+
+    /// Sends `sig` to the process group `pgid` (a server started with `process_group(0)`).
+    #[allow(unsafe_code)]
+    pub(super) fn signal_group(pgid: u32, sig: libc::c_int) {
+        let Ok(pgid) = libc::pid_t::try_from(pgid) else { return };
+        if pgid <= 1 {
+            return;
+        }
+        // SAFETY: kill(2) takes plain integers and has no memory-safety preconditions.
+        unsafe {
+            libc::kill(-pgid, sig);
+        }
+    }
+
+    /// Ignores SIGINT while it lives and restores the previous disposition when dropped.
+    pub(super) struct SigintIgnored(libc::sighandler_t);
+
+    impl SigintIgnored {
+        #[allow(unsafe_code)]
+        pub(super) fn new() -> SigintIgnored {
+            // SAFETY: SIG_IGN installs no handler code; signal(2) has no other preconditions.
+            SigintIgnored(unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) })
+        }
+    }
+
+    impl Drop for SigintIgnored {
+        #[allow(unsafe_code)]
+        fn drop(&mut self) {
+            if self.0 != libc::SIG_ERR {
+                // SAFETY: restores the disposition signal(2) returned earlier.
+                unsafe {
+                    libc::signal(libc::SIGINT, self.0);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soa_query_encodes_names() {
+        assert_eq!(soa_query(0x1234, "."), vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 1]);
+        let q = soa_query(1, "co.uk.");
+        assert_eq!(&q[12..], &[2, b'c', b'o', 2, b'u', b'k', 0, 0, 6, 0, 1]);
+        assert_eq!(soa_query(1, "nl")[12..], soa_query(1, "nl.")[12..]);
+    }
+
+    #[test]
+    fn response_rcode_checks_id_and_qr() {
+        let mut r = soa_query(7, ".");
+        assert_eq!(response_rcode(&r, 7), None, "a query is not a response");
+        r[2] |= 0x80;
+        r[3] = 2;
+        assert_eq!(response_rcode(&r, 7), Some(2));
+        assert_eq!(response_rcode(&r, 8), None);
+        assert_eq!(response_rcode(&r[..5], 7), None);
+    }
+
+    #[test]
+    fn exit_codes_follow_the_shell() {
+        assert_eq!(exit_code(ExitStatus::from_raw(7 << 8)), 7);
+        assert_eq!(exit_code(ExitStatus::from_raw(libc::SIGKILL)), 137);
+        assert_eq!(exit_code(ExitStatus::from_raw(libc::SIGINT)), 130);
+    }
+
+    #[test]
+    fn programs_are_found_in_path_and_sbin() {
+        assert!(find_program(OsStr::new("sh"), false).is_some());
+        assert!(find_program(OsStr::new("/bin/sh"), false).is_some());
+        assert!(find_program(OsStr::new("no-such-command-uptake"), true).is_none());
+        assert!(find_program(OsStr::new("./no-such-command-uptake"), false).is_none());
+        assert!(find_program(OsStr::new(""), false).is_none());
+    }
+
+    #[test]
+    fn missing_programs_name_their_packages() {
+        let e = RunError::MissingPrograms { programs: "nsd".into(), packages: "nsd".into() };
+        assert_eq!(e.to_string(), "nsd not found: install the Debian package nsd (apt-get install nsd)");
+        let e = RunError::MissingPrograms { programs: "nsd, ip".into(), packages: "nsd iproute2".into() };
+        assert_eq!(
+            e.to_string(),
+            "nsd, ip not found: install the Debian packages nsd iproute2 (apt-get install nsd iproute2)"
+        );
+    }
+
+    #[test]
+    fn command_must_exist() {
+        assert!(matches!(check_command(&[]), Err(RunError::NoCommand)));
+        let e = check_command(&[OsString::from("no-such-command-uptake")]).unwrap_err();
+        assert_eq!(e.to_string(), "command not found: no-such-command-uptake");
+        assert!(check_command(&[OsString::from("sh"), OsString::from("-c")]).is_ok());
+    }
+
+    #[test]
+    fn inside_refuses_to_run_outside_a_namespace() {
+        // A test process is never PID 1: run_inside must not touch this machine's network.
+        let e = run_inside(Path::new("/nonexistent"), &[OsString::from("true")]).unwrap_err();
+        assert!(matches!(e, RunError::NotInNamespace));
+    }
+
+    #[test]
+    fn log_tail_keeps_the_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.log");
+        let text: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        fs::write(&p, text).unwrap();
+        let tail = log_tail(&p);
+        assert_eq!(tail.lines().count(), LOG_TAIL_LINES);
+        assert!(tail.ends_with("line 99"));
+        assert_eq!(log_tail(&dir.path().join("missing")), "(empty)");
+    }
+
+    #[test]
+    fn state_dirs_are_unique() {
+        let a = make_state_dir().unwrap();
+        let b = make_state_dir().unwrap();
+        assert_ne!(a, b);
+        fs::remove_dir(a).unwrap();
+        fs::remove_dir(b).unwrap();
+    }
+}
