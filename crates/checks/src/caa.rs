@@ -29,12 +29,25 @@ pub struct CaaResult {
     pub issuers: Vec<String>,
 }
 
-const KNOWN_TAGS: &[&str] = &["issue", "issuewild", "iodef", "issuemail", "issuevmc", "contactemail", "contactphone"];
+const KNOWN_TAGS: &[&str] = &[
+    "issue",
+    "issuewild",
+    "iodef",
+    "issuemail",
+    "issuevmc",
+    "contactemail",
+    "contactphone",
+];
 
 /// Evaluates the climb: `(name, lookup)` pairs from the domain upwards, ending at the first
 /// name with CAA records (or at the registrable domain).
 pub fn evaluate(climb: &[(String, Lookup<CaaRecord>)]) -> CaaResult {
-    let empty = |finding| CaaResult { finding, found_at: None, records: vec![], issuers: vec![] };
+    let empty = |finding| CaaResult {
+        finding,
+        found_at: None,
+        records: vec![],
+        issuers: vec![],
+    };
     for (name, lookup) in climb {
         let records = match lookup {
             Lookup::Failed(r) => return empty(Finding::error(format!("CAA at {name}: {r}"))),
@@ -59,8 +72,14 @@ pub fn evaluate(climb: &[(String, Lookup<CaaRecord>)]) -> CaaResult {
                 },
                 "iodef" => {
                     let v = r.value.to_ascii_lowercase();
-                    if !(v.starts_with("mailto:") || v.starts_with("https://") || v.starts_with("http://")) {
-                        problems.push(format!("iodef '{}' is not a mailto: or http(s): URL", r.value));
+                    if !(v.starts_with("mailto:")
+                        || v.starts_with("https://")
+                        || v.starts_with("http://"))
+                    {
+                        problems.push(format!(
+                            "iodef '{}' is not a mailto: or http(s): URL",
+                            r.value
+                        ));
                     }
                 }
                 _ => {}
@@ -76,7 +95,10 @@ pub fn evaluate(climb: &[(String, Lookup<CaaRecord>)]) -> CaaResult {
         return CaaResult {
             finding,
             found_at: Some(name.clone()),
-            records: records.iter().map(|r| format!("{} {} \"{}\"", r.flags, r.tag, r.value)).collect(),
+            records: records
+                .iter()
+                .map(|r| format!("{} {} \"{}\"", r.flags, r.tag, r.value))
+                .collect(),
             issuers,
         };
     }
@@ -104,14 +126,21 @@ mod tests {
     use super::*;
 
     fn rec(flags: u8, tag: &str, value: &str) -> CaaRecord {
-        CaaRecord { flags, tag: tag.into(), value: value.into() }
+        CaaRecord {
+            flags,
+            tag: tag.into(),
+            value: value.into(),
+        }
     }
 
     #[test]
     fn climbing() {
         let climb = vec![
             ("www.a.nl".to_string(), Lookup::NoData),
-            ("a.nl".to_string(), Lookup::Data(vec![rec(0, "issue", "ca.example.net; account=1")])),
+            (
+                "a.nl".to_string(),
+                Lookup::Data(vec![rec(0, "issue", "ca.example.net; account=1")]),
+            ),
         ];
         let r = evaluate(&climb);
         assert_eq!(r.finding.status, Status::Present);
@@ -121,14 +150,33 @@ mod tests {
 
     #[test]
     fn invalid_and_absent_and_error() {
-        let crit = vec![("a.nl".to_string(), Lookup::Data(vec![rec(0, "issue", "ca.example.net"), rec(128, "tbs", "x")]))];
+        let crit = vec![(
+            "a.nl".to_string(),
+            Lookup::Data(vec![
+                rec(0, "issue", "ca.example.net"),
+                rec(128, "tbs", "x"),
+            ]),
+        )];
         assert_eq!(evaluate(&crit).finding.status, Status::Invalid);
         let noncrit = vec![("a.nl".to_string(), Lookup::Data(vec![rec(0, "tbs", "x")]))];
         assert_eq!(evaluate(&noncrit).finding.status, Status::Present);
-        let bad = vec![("a.nl".to_string(), Lookup::Data(vec![rec(0, "issue", "not a domain!")]))];
+        let bad = vec![(
+            "a.nl".to_string(),
+            Lookup::Data(vec![rec(0, "issue", "not a domain!")]),
+        )];
         assert_eq!(evaluate(&bad).finding.status, Status::Invalid);
-        assert_eq!(evaluate(&[("a.nl".to_string(), Lookup::NxDomain)]).finding.status, Status::Absent);
-        assert_eq!(evaluate(&[("a.nl".to_string(), Lookup::Failed("t".into()))]).finding.status, Status::Error);
+        assert_eq!(
+            evaluate(&[("a.nl".to_string(), Lookup::NxDomain)])
+                .finding
+                .status,
+            Status::Absent
+        );
+        assert_eq!(
+            evaluate(&[("a.nl".to_string(), Lookup::Failed("t".into()))])
+                .finding
+                .status,
+            Status::Error
+        );
         let forbid = vec![("a.nl".to_string(), Lookup::Data(vec![rec(0, "issue", ";")]))];
         assert_eq!(evaluate(&forbid).finding.status, Status::Present);
     }

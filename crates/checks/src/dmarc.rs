@@ -34,7 +34,13 @@ fn dmarc_records(txt: &[String]) -> Vec<&String> {
 /// domain is not its own organisational domain, the record at `_dmarc.<organisational domain>`
 /// (`organisational`, where `sp` applies).
 pub fn evaluate(own: &Lookup<String>, organisational: Option<&Lookup<String>>) -> DmarcResult {
-    let absent = |finding| DmarcResult { finding, record: None, source: None, pct: None, rua: vec![] };
+    let absent = |finding| DmarcResult {
+        finding,
+        record: None,
+        source: None,
+        pct: None,
+        rua: vec![],
+    };
     let own_records = match own.records() {
         None => return absent(Finding::error(format!("_dmarc TXT: {}", reason(own)))),
         Some(r) => dmarc_records(r),
@@ -42,9 +48,14 @@ pub fn evaluate(own: &Lookup<String>, organisational: Option<&Lookup<String>>) -
     if !own_records.is_empty() {
         return from_records(&own_records, "own", false);
     }
-    let Some(org) = organisational else { return absent(Finding::of(Status::Absent)) };
+    let Some(org) = organisational else {
+        return absent(Finding::of(Status::Absent));
+    };
     match org.records() {
-        None => absent(Finding::error(format!("organisational _dmarc TXT: {}", reason(org)))),
+        None => absent(Finding::error(format!(
+            "organisational _dmarc TXT: {}",
+            reason(org)
+        ))),
         Some(r) => {
             let recs = dmarc_records(r);
             if recs.is_empty() {
@@ -64,7 +75,13 @@ fn reason<T>(l: &Lookup<T>) -> String {
 }
 
 fn from_records(records: &[&String], source: &'static str, subdomain: bool) -> DmarcResult {
-    let record = Some(records.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" | "));
+    let record = Some(
+        records
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" | "),
+    );
     let invalid = |why: String| DmarcResult {
         finding: Finding::with_reason(Status::Invalid, why),
         record: record.clone(),
@@ -79,7 +96,11 @@ fn from_records(records: &[&String], source: &'static str, subdomain: bool) -> D
         Ok(p) => p,
         Err(why) => return invalid(why),
     };
-    let policy = if subdomain { parsed.sp.unwrap_or(parsed.p) } else { parsed.p };
+    let policy = if subdomain {
+        parsed.sp.unwrap_or(parsed.p)
+    } else {
+        parsed.p
+    };
     DmarcResult {
         finding: Finding::of(policy),
         record,
@@ -120,15 +141,27 @@ pub fn parse(text: &str) -> Result<DmarcRecord, String> {
     }
     let (mut p, mut sp, mut pct, mut rua) = (None, None, 100, Vec::new());
     for tag in tags {
-        let Some((k, v)) = tag.split_once('=') else { return Err(format!("malformed tag '{tag}'")) };
+        let Some((k, v)) = tag.split_once('=') else {
+            return Err(format!("malformed tag '{tag}'"));
+        };
         let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
         match k.as_str() {
             "p" => p = Some(policy(v).ok_or_else(|| format!("unknown p={v}"))?),
             "sp" => sp = Some(policy(v).ok_or_else(|| format!("unknown sp={v}"))?),
             "pct" => {
-                pct = v.parse::<i64>().ok().filter(|n| (0..=100).contains(n)).ok_or_else(|| format!("bad pct={v}"))?
+                pct = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (0..=100).contains(n))
+                    .ok_or_else(|| format!("bad pct={v}"))?
             }
-            "rua" => rua = v.split(',').map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect(),
+            "rua" => {
+                rua = v
+                    .split(',')
+                    .map(|u| u.trim().to_string())
+                    .filter(|u| !u.is_empty())
+                    .collect()
+            }
             _ => {}
         }
     }
@@ -146,7 +179,10 @@ mod tests {
 
     #[test]
     fn own_record() {
-        let r = evaluate(&txt(&["v=DMARC1; p=reject; pct=50; rua=mailto:a@b.nl"]), None);
+        let r = evaluate(
+            &txt(&["v=DMARC1; p=reject; pct=50; rua=mailto:a@b.nl"]),
+            None,
+        );
         assert_eq!(r.finding.status, Status::Reject);
         assert_eq!(r.pct, Some(50));
         assert_eq!(r.rua, vec!["mailto:a@b.nl"]);
@@ -160,18 +196,57 @@ mod tests {
         assert_eq!(r.finding.status, Status::None);
         assert_eq!(r.source, Some("organisational"));
         let org = txt(&["v=DMARC1; p=quarantine"]);
-        assert_eq!(evaluate(&Lookup::NoData, Some(&org)).finding.status, Status::Quarantine);
-        assert_eq!(evaluate(&Lookup::NoData, Some(&Lookup::NxDomain)).finding.status, Status::Absent);
-        assert_eq!(evaluate(&Lookup::NoData, Some(&Lookup::Failed("t".into()))).finding.status, Status::Error);
+        assert_eq!(
+            evaluate(&Lookup::NoData, Some(&org)).finding.status,
+            Status::Quarantine
+        );
+        assert_eq!(
+            evaluate(&Lookup::NoData, Some(&Lookup::NxDomain))
+                .finding
+                .status,
+            Status::Absent
+        );
+        assert_eq!(
+            evaluate(&Lookup::NoData, Some(&Lookup::Failed("t".into())))
+                .finding
+                .status,
+            Status::Error
+        );
     }
 
     #[test]
     fn invalid_and_absent() {
-        assert_eq!(evaluate(&txt(&["v=DMARC1; p=block"]), None).finding.status, Status::Invalid);
-        assert_eq!(evaluate(&txt(&["v=DMARC1; rua=mailto:x@y"]), None).finding.status, Status::Invalid);
-        assert_eq!(evaluate(&txt(&["v=DMARC1; p=reject", "v=DMARC1; p=none"]), None).finding.status, Status::Invalid);
-        assert_eq!(evaluate(&txt(&["v=spf1 -all"]), None).finding.status, Status::Absent);
-        assert_eq!(evaluate(&txt(&["v=DMARC10; p=reject"]), None).finding.status, Status::Absent);
-        assert_eq!(evaluate(&Lookup::Failed("SERVFAIL".into()), None).finding.status, Status::Error);
+        assert_eq!(
+            evaluate(&txt(&["v=DMARC1; p=block"]), None).finding.status,
+            Status::Invalid
+        );
+        assert_eq!(
+            evaluate(&txt(&["v=DMARC1; rua=mailto:x@y"]), None)
+                .finding
+                .status,
+            Status::Invalid
+        );
+        assert_eq!(
+            evaluate(&txt(&["v=DMARC1; p=reject", "v=DMARC1; p=none"]), None)
+                .finding
+                .status,
+            Status::Invalid
+        );
+        assert_eq!(
+            evaluate(&txt(&["v=spf1 -all"]), None).finding.status,
+            Status::Absent
+        );
+        assert_eq!(
+            evaluate(&txt(&["v=DMARC10; p=reject"]), None)
+                .finding
+                .status,
+            Status::Absent
+        );
+        assert_eq!(
+            evaluate(&Lookup::Failed("SERVFAIL".into()), None)
+                .finding
+                .status,
+            Status::Error
+        );
     }
 }

@@ -19,16 +19,22 @@ const NXDOMAIN: u16 = 3;
 
 /// `dnssec` from the answer to the query at the domain (CD=0) and, when that was SERVFAIL,
 /// the same query with CD=1: data with CD=1 means the data exists but does not validate.
-pub fn status(first: &Result<Answer, String>, cd_retry: Option<&Result<Answer, String>>) -> Finding {
+pub fn status(
+    first: &Result<Answer, String>,
+    cd_retry: Option<&Result<Answer, String>>,
+) -> Finding {
     match first {
         Err(reason) => Finding::error(reason.clone()),
-        Ok(a) if a.rcode == NOERROR || a.rcode == NXDOMAIN => {
-            Finding::of(if a.authentic_data { Status::Secure } else { Status::Insecure })
-        }
+        Ok(a) if a.rcode == NOERROR || a.rcode == NXDOMAIN => Finding::of(if a.authentic_data {
+            Status::Secure
+        } else {
+            Status::Insecure
+        }),
         Ok(a) if a.rcode == SERVFAIL => match cd_retry {
-            Some(Ok(b)) if b.rcode == NOERROR || b.rcode == NXDOMAIN => {
-                Finding::with_reason(Status::Bogus, "SERVFAIL from the validating resolver, answered with CD=1")
-            }
+            Some(Ok(b)) if b.rcode == NOERROR || b.rcode == NXDOMAIN => Finding::with_reason(
+                Status::Bogus,
+                "SERVFAIL from the validating resolver, answered with CD=1",
+            ),
             Some(Ok(b)) => Finding::error(format!("SERVFAIL, and rcode {} with CD=1", b.rcode)),
             Some(Err(reason)) => Finding::error(format!("SERVFAIL, and with CD=1: {reason}")),
             None => Finding::error("SERVFAIL"),
@@ -70,10 +76,15 @@ pub fn algorithm(dnssec: Status, keys: &Lookup<Dnskey>) -> Finding {
             13 | 14 | 15 | 16 => {}
             8 | 10 => match k.rsa_bits {
                 Some(bits) if bits >= 2048 => {}
-                Some(bits) => problems.push(format!("RSA key of {bits} bits (algorithm {})", k.algorithm)),
+                Some(bits) => problems.push(format!(
+                    "RSA key of {bits} bits (algorithm {})",
+                    k.algorithm
+                )),
                 None => problems.push(format!("unreadable RSA key (algorithm {})", k.algorithm)),
             },
-            1 | 3 | 5 | 6 | 7 | 12 => problems.push(format!("deprecated algorithm {}", k.algorithm)),
+            1 | 3 | 5 | 6 | 7 | 12 => {
+                problems.push(format!("deprecated algorithm {}", k.algorithm))
+            }
             other => problems.push(format!("unknown algorithm {other}")),
         }
     }
@@ -112,7 +123,10 @@ mod tests {
     use super::*;
 
     fn ans(rcode: u16, ad: bool) -> Result<Answer, String> {
-        Ok(Answer { rcode, authentic_data: ad })
+        Ok(Answer {
+            rcode,
+            authentic_data: ad,
+        })
     }
 
     #[test]
@@ -120,8 +134,14 @@ mod tests {
         assert_eq!(status(&ans(0, true), None).status, Status::Secure);
         assert_eq!(status(&ans(3, true), None).status, Status::Secure);
         assert_eq!(status(&ans(0, false), None).status, Status::Insecure);
-        assert_eq!(status(&ans(2, false), Some(&ans(0, false))).status, Status::Bogus);
-        assert_eq!(status(&ans(2, false), Some(&ans(2, false))).status, Status::Error);
+        assert_eq!(
+            status(&ans(2, false), Some(&ans(0, false))).status,
+            Status::Bogus
+        );
+        assert_eq!(
+            status(&ans(2, false), Some(&ans(2, false))).status,
+            Status::Error
+        );
         assert_eq!(status(&ans(2, false), None).status, Status::Error);
         assert_eq!(status(&ans(5, false), None).status, Status::Error);
         assert_eq!(status(&Err("timeout".into()), None).status, Status::Error);
@@ -129,14 +149,39 @@ mod tests {
 
     #[test]
     fn algorithms() {
-        let k = |alg, bits| Dnskey { flags: 257, algorithm: alg, rsa_bits: bits };
-        assert_eq!(algorithm(Status::Insecure, &Lookup::NoData).status, Status::NotApplicable);
-        assert_eq!(algorithm(Status::Secure, &Lookup::Data(vec![k(13, None)])).status, Status::Modern);
-        assert_eq!(algorithm(Status::Secure, &Lookup::Data(vec![k(8, Some(2048))])).status, Status::Modern);
-        assert_eq!(algorithm(Status::Secure, &Lookup::Data(vec![k(8, Some(1024))])).status, Status::Deprecated);
-        assert_eq!(algorithm(Status::Bogus, &Lookup::Data(vec![k(5, Some(2048))])).status, Status::Deprecated);
-        assert_eq!(algorithm(Status::Secure, &Lookup::Failed("x".into())).status, Status::Error);
-        assert_eq!(algorithm(Status::Error, &Lookup::NoData).status, Status::Error);
+        let k = |alg, bits| Dnskey {
+            flags: 257,
+            algorithm: alg,
+            rsa_bits: bits,
+        };
+        assert_eq!(
+            algorithm(Status::Insecure, &Lookup::NoData).status,
+            Status::NotApplicable
+        );
+        assert_eq!(
+            algorithm(Status::Secure, &Lookup::Data(vec![k(13, None)])).status,
+            Status::Modern
+        );
+        assert_eq!(
+            algorithm(Status::Secure, &Lookup::Data(vec![k(8, Some(2048))])).status,
+            Status::Modern
+        );
+        assert_eq!(
+            algorithm(Status::Secure, &Lookup::Data(vec![k(8, Some(1024))])).status,
+            Status::Deprecated
+        );
+        assert_eq!(
+            algorithm(Status::Bogus, &Lookup::Data(vec![k(5, Some(2048))])).status,
+            Status::Deprecated
+        );
+        assert_eq!(
+            algorithm(Status::Secure, &Lookup::Failed("x".into())).status,
+            Status::Error
+        );
+        assert_eq!(
+            algorithm(Status::Error, &Lookup::NoData).status,
+            Status::Error
+        );
     }
 
     #[test]

@@ -48,7 +48,10 @@ pub fn mx(lookup: &Lookup<(u16, String)>) -> Finding {
                 if v.len() == 1 && v[0].0 == 0 {
                     Finding::of(Status::NullMx)
                 } else {
-                    Finding::with_reason(Status::NullMx, "null MX not in the RFC 7505 form (single '0 .')")
+                    Finding::with_reason(
+                        Status::NullMx,
+                        "null MX not in the RFC 7505 form (single '0 .')",
+                    )
                 }
             } else {
                 Finding::of(Status::Mx)
@@ -77,10 +80,18 @@ pub fn spf(outcome: &uptake_spf::SpfOutcome) -> Finding {
         R::Softfail => Status::Softfail,
         R::PermError => Status::Permerror,
         R::TempError => {
-            return Finding::error(outcome.reason.clone().unwrap_or_else(|| "DNS failure during SPF evaluation".into()))
+            return Finding::error(
+                outcome
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "DNS failure during SPF evaluation".into()),
+            )
         }
     };
-    Finding { status, reason: outcome.reason.clone() }
+    Finding {
+        status,
+        reason: outcome.reason.clone(),
+    }
 }
 
 /// Counts how many name servers answer over IPv6: reachable (>= 2), partial (1), none.
@@ -90,13 +101,18 @@ pub fn ns_ipv6(hosts: &[(Lookup<std::net::Ipv6Addr>, bool)]) -> Finding {
     if answering >= 2 {
         return Finding::of(Status::Reachable);
     }
-    if let Some((Lookup::Failed(r), _)) = hosts.iter().find(|(l, _)| matches!(l, Lookup::Failed(_))) {
+    if let Some((Lookup::Failed(r), _)) = hosts.iter().find(|(l, _)| matches!(l, Lookup::Failed(_)))
+    {
         return Finding::error(format!("AAAA of a name server: {r}"));
     }
     if hosts.is_empty() {
         return Finding::error("no NS records for the zone");
     }
-    Finding::of(if answering == 1 { Status::Partial } else { Status::None })
+    Finding::of(if answering == 1 {
+        Status::Partial
+    } else {
+        Status::None
+    })
 }
 
 #[cfg(test)]
@@ -105,8 +121,14 @@ mod tests {
 
     #[test]
     fn mx_statuses() {
-        assert_eq!(mx(&Lookup::Data(vec![(0, ".".into())])).status, Status::NullMx);
-        assert_eq!(mx(&Lookup::Data(vec![(10, "mx.example.net".into())])).status, Status::Mx);
+        assert_eq!(
+            mx(&Lookup::Data(vec![(0, ".".into())])).status,
+            Status::NullMx
+        );
+        assert_eq!(
+            mx(&Lookup::Data(vec![(10, "mx.example.net".into())])).status,
+            Status::Mx
+        );
         assert_eq!(mx(&Lookup::NoData).status, Status::None);
         assert_eq!(mx(&Lookup::NxDomain).status, Status::None);
         assert_eq!(mx(&Lookup::Failed("timeout".into())).status, Status::Error);
@@ -116,16 +138,28 @@ mod tests {
     fn dkim_follows_rfc8020() {
         assert_eq!(dkim(&Lookup::NxDomain).status, Status::Absent);
         assert_eq!(dkim(&Lookup::NoData).status, Status::Present);
-        assert_eq!(dkim(&Lookup::Failed("SERVFAIL".into())).status, Status::Error);
+        assert_eq!(
+            dkim(&Lookup::Failed("SERVFAIL".into())).status,
+            Status::Error
+        );
     }
 
     #[test]
     fn ns_ipv6_counts_answering_servers() {
         let ok = |b| (Lookup::Data(vec!["2001:db8::1".parse().unwrap()]), b);
         assert_eq!(ns_ipv6(&[ok(true), ok(true)]).status, Status::Reachable);
-        assert_eq!(ns_ipv6(&[ok(true), (Lookup::NoData, false)]).status, Status::Partial);
-        assert_eq!(ns_ipv6(&[ok(false), (Lookup::NoData, false)]).status, Status::None);
-        assert_eq!(ns_ipv6(&[ok(true), (Lookup::Failed("t".into()), false)]).status, Status::Error);
+        assert_eq!(
+            ns_ipv6(&[ok(true), (Lookup::NoData, false)]).status,
+            Status::Partial
+        );
+        assert_eq!(
+            ns_ipv6(&[ok(false), (Lookup::NoData, false)]).status,
+            Status::None
+        );
+        assert_eq!(
+            ns_ipv6(&[ok(true), (Lookup::Failed("t".into()), false)]).status,
+            Status::Error
+        );
         assert_eq!(ns_ipv6(&[]).status, Status::Error);
     }
 }

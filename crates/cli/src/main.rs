@@ -3,6 +3,7 @@
 //! A thin layer: argument parsing, terminal output and exit codes live here; every piece of
 //! measurement logic lives in a library crate (see docs/ARCHITECTURE.md).
 
+mod scan_cmd;
 mod testbed_cmd;
 
 use std::process::ExitCode;
@@ -22,6 +23,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Scan a target list: measure every check for every domain and write one Parquet row per
+    /// domain to DATASET/scan=<id>/.
+    ///
+    /// Example: uptake scan --targets targets.csv --out data --resolver 192.0.2.53
+    Scan(scan_cmd::ScanArgs),
+    /// Measure one domain and print the findings with their evidence.
+    ///
+    /// Example: uptake check example.nl --json
+    Check(scan_cmd::CheckArgs),
+    /// Print the columns of the Parquet output with their meaning.
+    Schema {
+        /// Print Markdown (docs/schema.md is this output).
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Generate and run the private internet (a test Internet with known ground truth).
     #[command(subcommand)]
     Testbed(testbed_cmd::TestbedCommand),
@@ -31,6 +47,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Testbed(cmd) => testbed_cmd::run(cmd),
+        Command::Scan(args) => scan_cmd::scan(args),
+        Command::Check(args) => scan_cmd::check(args),
+        Command::Schema { markdown } => Ok(scan_cmd::schema(markdown)),
     };
     match result {
         Ok(code) => code,

@@ -58,7 +58,13 @@ pub enum TestbedCommand {
 /// Runs a testbed subcommand.
 pub fn run(cmd: TestbedCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        TestbedCommand::Generate { domains, seed, out, delegated, rates } => {
+        TestbedCommand::Generate {
+            domains,
+            seed,
+            out,
+            delegated,
+            rates,
+        } => {
             let rates = match rates {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
@@ -69,7 +75,13 @@ pub fn run(cmd: TestbedCommand) -> anyhow::Result<ExitCode> {
                 None => Default::default(),
             };
             let started = std::time::Instant::now();
-            let opts = GenerateOptions { domains, seed, out: out.clone(), delegated, rates };
+            let opts = GenerateOptions {
+                domains,
+                seed,
+                out: out.clone(),
+                delegated,
+                rates,
+            };
             let summary = generate(&opts)?;
             eprintln!(
                 "generated {} domains ({} zones delegated, {} signed) in {} in {:.1}s",

@@ -143,10 +143,13 @@ pub struct UnknownWord {
 impl FromStr for Check {
     type Err = UnknownWord;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Check::ALL.into_iter().find(|c| c.id() == s).ok_or_else(|| UnknownWord {
-            kind: "check",
-            word: s.to_string(),
-        })
+        Check::ALL
+            .into_iter()
+            .find(|c| c.id() == s)
+            .ok_or_else(|| UnknownWord {
+                kind: "check",
+                word: s.to_string(),
+            })
     }
 }
 
@@ -205,10 +208,14 @@ impl fmt::Display for Status {
 impl FromStr for Status {
     type Err = UnknownWord;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL.iter().copied().find(|w| w.as_str() == s).ok_or_else(|| UnknownWord {
-            kind: "status",
-            word: s.to_string(),
-        })
+        Status::ALL
+            .iter()
+            .copied()
+            .find(|w| w.as_str() == s)
+            .ok_or_else(|| UnknownWord {
+                kind: "status",
+                word: s.to_string(),
+            })
     }
 }
 
@@ -224,17 +231,26 @@ pub struct Finding {
 impl Finding {
     /// A finding with a status and no reason.
     pub fn of(status: Status) -> Self {
-        Finding { status, reason: Option::None }
+        Finding {
+            status,
+            reason: Option::None,
+        }
     }
 
     /// A finding that could not be measured.
     pub fn error(reason: impl Into<String>) -> Self {
-        Finding { status: Status::Error, reason: Some(reason.into()) }
+        Finding {
+            status: Status::Error,
+            reason: Some(reason.into()),
+        }
     }
 
     /// A status with an explanatory note (e.g. why a record is invalid).
     pub fn with_reason(status: Status, reason: impl Into<String>) -> Self {
-        Finding { status, reason: Some(reason.into()) }
+        Finding {
+            status,
+            reason: Some(reason.into()),
+        }
     }
 }
 

@@ -198,7 +198,13 @@ pub struct ScanRow {
 
 impl ScanRow {
     /// A row with every check in `error` for `reason` (e.g. the domain could not be resolved).
-    pub fn failed(domain: String, input_domain: String, scan_id: String, scanned_at: i64, reason: &str) -> ScanRow {
+    pub fn failed(
+        domain: String,
+        input_domain: String,
+        scan_id: String,
+        scanned_at: i64,
+        reason: &str,
+    ) -> ScanRow {
         let f = || Finding::error(reason);
         ScanRow {
             domain,
@@ -366,7 +372,9 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), COLUMNS.len(), "duplicate column name");
         for check in crate::Check::ALL {
-            assert!(COLUMNS.iter().any(|c| c.name == check.status_column() && c.kind == Kind::Status));
+            assert!(COLUMNS
+                .iter()
+                .any(|c| c.name == check.status_column() && c.kind == Kind::Status));
         }
     }
 }

@@ -76,7 +76,9 @@ pub struct Manifest {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// The directory holds no manifest.
-    #[error("{0} is not a testbed (no {MANIFEST_FILE}; create one with `uptake testbed generate`)")]
+    #[error(
+        "{0} is not a testbed (no {MANIFEST_FILE}; create one with `uptake testbed generate`)"
+    )]
     NotATestbed(PathBuf),
     /// The manifest cannot be read or parsed.
     #[error("cannot read {path}: {reason}")]
@@ -87,7 +89,9 @@ pub enum ManifestError {
         reason: String,
     },
     /// Written by another format version.
-    #[error("{path} has format {found}, this uptake reads format {FORMAT}; regenerate the testbed")]
+    #[error(
+        "{path} has format {found}, this uptake reads format {FORMAT}; regenerate the testbed"
+    )]
     WrongFormat {
         /// The manifest path.
         path: PathBuf,
@@ -105,12 +109,23 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ManifestError::NotATestbed(dir.to_path_buf()))
             }
-            Err(e) => return Err(ManifestError::Unreadable { path, reason: e.to_string() }),
+            Err(e) => {
+                return Err(ManifestError::Unreadable {
+                    path,
+                    reason: e.to_string(),
+                })
+            }
         };
-        let manifest: Manifest = serde_json::from_str(&text)
-            .map_err(|e| ManifestError::Unreadable { path: path.clone(), reason: e.to_string() })?;
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| ManifestError::Unreadable {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
         if manifest.format != FORMAT {
-            return Err(ManifestError::WrongFormat { path, found: manifest.format });
+            return Err(ManifestError::WrongFormat {
+                path,
+                found: manifest.format,
+            });
         }
         Ok(manifest)
     }

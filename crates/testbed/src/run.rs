@@ -30,7 +30,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::manifest::{Manifest, ManifestError, Server, ServerKind, DIR_PLACEHOLDER, RUN_PLACEHOLDER};
+use crate::manifest::{
+    Manifest, ManifestError, Server, ServerKind, DIR_PLACEHOLDER, RUN_PLACEHOLDER,
+};
 use crate::servers;
 
 /// Environment variable that overrides the server startup timeout, in seconds.
@@ -71,7 +73,9 @@ pub enum RunError {
     #[error("cannot create a user, network and PID namespace with unshare ({0}); check that unprivileged user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1, kernel.apparmor_restrict_unprivileged_userns=0)")]
     NoNamespace(String),
     /// `run_inside` was started outside the namespace `run` makes.
-    #[error("`uptake testbed __inside` must run as PID 1 of a new namespace; use `uptake testbed run`")]
+    #[error(
+        "`uptake testbed __inside` must run as PID 1 of a new namespace; use `uptake testbed run`"
+    )]
     NotInNamespace,
     /// A program could not be started.
     #[error("cannot start {program}: {reason}")]
@@ -96,7 +100,9 @@ pub enum RunError {
     #[error("{START_TIMEOUT_ENV}={0:?} is not a number of seconds")]
     BadTimeout(String),
     /// A server exited while starting.
-    #[error("server {name} ({kind}) exited during startup ({status}); last lines of {log}:\n{tail}")]
+    #[error(
+        "server {name} ({kind}) exited during startup ({status}); last lines of its log:\n{tail}"
+    )]
     ServerExited {
         /// Server name from the manifest.
         name: String,
@@ -104,13 +110,11 @@ pub enum RunError {
         kind: &'static str,
         /// How it ended.
         status: String,
-        /// Its log file.
-        log: PathBuf,
         /// The last lines of its log.
         tail: String,
     },
     /// A server did not answer in time.
-    #[error("server {name} ({kind}) did not answer on {address} within {secs} s (set {START_TIMEOUT_ENV} to wait longer); last lines of {log}:\n{tail}")]
+    #[error("server {name} ({kind}) did not answer on {address} within {secs} s (set {START_TIMEOUT_ENV} to wait longer); last lines of its log:\n{tail}")]
     ServerTimeout {
         /// Server name from the manifest.
         name: String,
@@ -118,15 +122,13 @@ pub enum RunError {
         kind: &'static str,
         /// The address that stayed silent.
         address: IpAddr,
-        /// The timeout.
-        secs: u64,
-        /// Its log file.
-        log: PathBuf,
+        /// The timeout, in seconds.
+        secs: f64,
         /// The last lines of its log.
         tail: String,
     },
     /// NSD started but a zone it should serve did not load (NSD answers SERVFAIL for it).
-    #[error("server {name} (nsd) did not load zone {zone} (rcode {rcode}); last lines of {log}:\n{tail}")]
+    #[error("server {name} (nsd) did not load zone {zone} (it answers {}); last lines of its log:\n{tail}", rcode_name(*.rcode))]
     ZoneNotLoaded {
         /// Server name from the manifest.
         name: String,
@@ -134,8 +136,6 @@ pub enum RunError {
         zone: String,
         /// NSD's answer to a SOA query for the zone.
         rcode: u8,
-        /// Its log file.
-        log: PathBuf,
         /// The last lines of its log.
         tail: String,
     },
@@ -143,7 +143,10 @@ pub enum RunError {
 
 impl RunError {
     fn file(path: &Path, e: impl std::fmt::Display) -> RunError {
-        RunError::File { path: path.to_path_buf(), reason: e.to_string() }
+        RunError::File {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }
     }
 }
 
@@ -159,10 +162,15 @@ impl RunError {
 pub fn run(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
     let manifest = Manifest::load(dir)?;
     let dir = fs::canonicalize(dir).map_err(|e| RunError::file(dir, e))?;
-    let unshare = required_programs(&manifest, true)?.unshare.unwrap_or_else(|| PathBuf::from("unshare"));
+    let unshare = required_programs(&manifest, true)?
+        .unshare
+        .unwrap_or_else(|| PathBuf::from("unshare"));
     check_command(command)?;
-    let exe = std::env::current_exe()
-        .map_err(|e| RunError::Spawn { program: "uptake (current executable)".into(), reason: e.to_string() })?;
+    start_timeout()?;
+    let exe = std::env::current_exe().map_err(|e| RunError::Spawn {
+        program: "uptake (current executable)".into(),
+        reason: e.to_string(),
+    })?;
 
     let mut cmd = Command::new(&unshare);
     cmd.args(namespace_args(&unshare)?)
@@ -173,12 +181,16 @@ pub fn run(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
         .arg("--")
         .args(command);
     sys::die_with_parent(&mut cmd);
-    let mut child =
-        cmd.spawn().map_err(|e| RunError::Spawn { program: unshare.display().to_string(), reason: e.to_string() })?;
+    let mut child = cmd.spawn().map_err(|e| RunError::Spawn {
+        program: unshare.display().to_string(),
+        reason: e.to_string(),
+    })?;
     // Ignore Ctrl-C only after the spawn, so the namespace's processes keep the default action.
     let _sigint = sys::SigintIgnored::new();
-    let status = wait_retrying(&mut child)
-        .map_err(|e| RunError::Spawn { program: unshare.display().to_string(), reason: e.to_string() })?;
+    let status = wait_retrying(&mut child).map_err(|e| RunError::Spawn {
+        program: unshare.display().to_string(),
+        reason: e.to_string(),
+    })?;
     Ok(exit_code(status))
 }
 
@@ -215,14 +227,20 @@ pub fn run_inside(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
     }
 
     let mut child = Command::new(program)
+        .arg0(&command[0])
         .args(&command[1..])
         .env(RESOLVER_ENV, &manifest.resolver)
         .env(DIR_ENV, &dir)
         .spawn()
-        .map_err(|e| RunError::Spawn { program: command[0].to_string_lossy().into_owned(), reason: e.to_string() })?;
+        .map_err(|e| RunError::Spawn {
+            program: command[0].to_string_lossy().into_owned(),
+            reason: e.to_string(),
+        })?;
     let _sigint = sys::SigintIgnored::new();
-    let status = wait_retrying(&mut child)
-        .map_err(|e| RunError::Spawn { program: command[0].to_string_lossy().into_owned(), reason: e.to_string() })?;
+    let status = wait_retrying(&mut child).map_err(|e| RunError::Spawn {
+        program: command[0].to_string_lossy().into_owned(),
+        reason: e.to_string(),
+    })?;
     drop(running);
     Ok(exit_code(status))
 }
@@ -257,20 +275,25 @@ struct Programs {
 /// packages of every missing one.
 fn required_programs(manifest: &Manifest, outside: bool) -> Result<Programs, RunError> {
     let mut missing: Vec<(&str, &str)> = Vec::new();
-    let mut find = |program: &'static str, package: &'static str, needed: bool| -> Option<PathBuf> {
-        if !needed {
-            return None;
-        }
-        let found = find_program(OsStr::new(program), true);
-        if found.is_none() {
-            missing.push((program, package));
-        }
-        found
-    };
+    let mut find =
+        |program: &'static str, package: &'static str, needed: bool| -> Option<PathBuf> {
+            if !needed {
+                return None;
+            }
+            let found = find_program(OsStr::new(program), true);
+            if found.is_none() {
+                missing.push((program, package));
+            }
+            found
+        };
     let uses = |kind: ServerKind| manifest.servers.iter().any(|s| s.kind == kind);
     let programs = Programs {
         nsd: find("nsd", ServerKind::Nsd.package(), uses(ServerKind::Nsd)),
-        unbound: find("unbound", ServerKind::Unbound.package(), uses(ServerKind::Unbound)),
+        unbound: find(
+            "unbound",
+            ServerKind::Unbound.package(),
+            uses(ServerKind::Unbound),
+        ),
         ip: find("ip", "iproute2", true),
         unshare: find("unshare", "util-linux", outside),
     };
@@ -280,7 +303,11 @@ fn required_programs(manifest: &Manifest, outside: bool) -> Result<Programs, Run
     let mut packages: Vec<&str> = missing.iter().map(|(_, p)| *p).collect();
     packages.dedup();
     Err(RunError::MissingPrograms {
-        programs: missing.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", "),
+        programs: missing
+            .iter()
+            .map(|(p, _)| *p)
+            .collect::<Vec<_>>()
+            .join(", "),
         packages: packages.join(" "),
     })
 }
@@ -288,7 +315,8 @@ fn required_programs(manifest: &Manifest, outside: bool) -> Result<Programs, Run
 /// Resolves COMMAND's program like a shell would (PATH, or a path containing `/`).
 fn check_command(command: &[OsString]) -> Result<PathBuf, RunError> {
     let first = command.first().ok_or(RunError::NoCommand)?;
-    find_program(first, false).ok_or_else(|| RunError::CommandNotFound(first.to_string_lossy().into_owned()))
+    find_program(first, false)
+        .ok_or_else(|| RunError::CommandNotFound(first.to_string_lossy().into_owned()))
 }
 
 /// Finds an executable: a name with `/` as is, else in PATH, and for daemons also in the sbin
@@ -301,25 +329,41 @@ fn find_program(name: &OsStr, sbin: bool) -> Option<PathBuf> {
         let p = PathBuf::from(name);
         return is_executable(&p).then_some(p);
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let path =
+        std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
     let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
     if sbin {
         dirs.extend(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from));
     }
     dirs.into_iter()
-        .map(|d| if d.as_os_str().is_empty() { PathBuf::from(".") } else { d })
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d
+            }
+        })
         .map(|d| d.join(name))
         .find(|p| is_executable(p))
 }
 
 fn is_executable(path: &Path) -> bool {
-    fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// The `unshare` options: `--mount-proc` only where the kernel lets this user mount a proc
 /// (so `ps` inside shows the namespace), and a clear error where namespaces are unavailable.
 fn namespace_args(unshare: &Path) -> Result<Vec<&'static str>, RunError> {
-    let base = ["--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child"];
+    let base = [
+        "--user",
+        "--map-root-user",
+        "--net",
+        "--pid",
+        "--fork",
+        "--kill-child",
+    ];
     let probe = |extra: &[&str]| {
         Command::new(unshare)
             .args(base)
@@ -342,9 +386,18 @@ fn namespace_args(unshare: &Path) -> Result<Vec<&'static str>, RunError> {
         Ok(out) if out.status.success() => Ok(args),
         Ok(out) => {
             let msg = String::from_utf8_lossy(&out.stderr);
-            Err(RunError::NoNamespace(msg.lines().next().unwrap_or("unshare failed").trim().to_string()))
+            Err(RunError::NoNamespace(
+                msg.lines()
+                    .next()
+                    .unwrap_or("unshare failed")
+                    .trim()
+                    .to_string(),
+            ))
         }
-        Err(e) => Err(RunError::Spawn { program: unshare.display().to_string(), reason: e.to_string() }),
+        Err(e) => Err(RunError::Spawn {
+            program: unshare.display().to_string(),
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -366,7 +419,11 @@ fn start_timeout() -> Result<Duration, RunError> {
 fn setup_network(ip: &Path, manifest: &Manifest) -> Result<(), RunError> {
     let mut script = String::from("link set lo up\n");
     let mut seen = std::collections::HashSet::new();
-    for a in manifest.addresses.iter().chain(manifest.servers.iter().flat_map(|s| s.addresses.iter())) {
+    for a in manifest
+        .addresses
+        .iter()
+        .chain(manifest.servers.iter().flat_map(|s| s.addresses.iter()))
+    {
         if !seen.insert(*a) || a.is_loopback() {
             continue;
         }
@@ -384,35 +441,89 @@ fn setup_network(ip: &Path, manifest: &Manifest) -> Result<(), RunError> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| RunError::Spawn { program: ip.display().to_string(), reason: e.to_string() })?;
+        .map_err(|e| RunError::Spawn {
+            program: ip.display().to_string(),
+            reason: e.to_string(),
+        })?;
     if let Some(mut stdin) = child.stdin.take() {
         // A write error shows up as ip's own failure below.
         let _ = stdin.write_all(script.as_bytes());
     }
-    let out = child.wait_with_output().map_err(|e| RunError::Network(e.to_string()))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| RunError::Network(e.to_string()))?;
     if out.status.success() {
         Ok(())
     } else {
         let msg = String::from_utf8_lossy(&out.stderr);
-        Err(RunError::Network(msg.split_whitespace().collect::<Vec<_>>().join(" ")))
+        Err(RunError::Network(
+            msg.split_whitespace().collect::<Vec<_>>().join(" "),
+        ))
     }
 }
 
-/// Creates a fresh state directory under the temporary directory (`TMPDIR`). Every run's is
-/// new, so runs of one testbed can overlap; PIDs cannot name it (every run is PID 1).
-fn make_state_dir() -> Result<PathBuf, RunError> {
+/// Prefix of state directory names under the temporary directory.
+const STATE_PREFIX: &str = "uptake-testbed-";
+/// Name of the lock file a live run holds in its state directory.
+const LOCK_FILE: &str = "lock";
+
+/// Creates a fresh state directory under the temporary directory (`TMPDIR`) and locks it.
+/// Every run's is new, so runs of one testbed can overlap; PIDs cannot name it (every run is
+/// PID 1). A run killed with SIGKILL cannot remove its directory; the next run removes such
+/// leftovers: their lock is free once their process is gone.
+fn make_state_dir() -> Result<(PathBuf, File), RunError> {
     let base = std::env::temp_dir();
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    sweep_stale_state_dirs(&base);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let mut last = None;
     for attempt in 0..100u32 {
-        let path = base.join(format!("uptake-testbed-{nanos:x}-{attempt}"));
+        let path = base.join(format!("{STATE_PREFIX}{nanos:x}-{attempt}"));
         match fs::create_dir(&path) {
-            Ok(()) => return Ok(path),
+            Ok(()) => {
+                // Lock under a temporary name and rename, so a sweeper never sees an unlocked
+                // `lock` of a live run.
+                let tmp = path.join("lock.tmp");
+                let lock = File::create(&tmp).map_err(|e| RunError::file(&tmp, e))?;
+                if !sys::try_lock(&lock) {
+                    return Err(RunError::file(&tmp, "cannot lock"));
+                }
+                fs::rename(&tmp, path.join(LOCK_FILE)).map_err(|e| RunError::file(&tmp, e))?;
+                return Ok((path, lock));
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
             Err(e) => return Err(RunError::file(&path, e)),
         }
     }
-    Err(RunError::file(&base, last.map(|e| e.to_string()).unwrap_or_default()))
+    Err(RunError::file(
+        &base,
+        last.map(|e| e.to_string()).unwrap_or_default(),
+    ))
+}
+
+/// Removes state directories of runs that ended without cleaning up (their lock is free).
+fn sweep_stale_state_dirs(base: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(STATE_PREFIX)
+        {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(lock) = File::open(dir.join(LOCK_FILE)) else {
+            continue;
+        };
+        if sys::try_lock(&lock) {
+            let _ = fs::remove_dir_all(&dir);
+        }
+    }
 }
 
 /// A started server.
@@ -427,25 +538,46 @@ struct Started {
 /// then SIGKILL after [`STOP_GRACE`]) and removes the directory.
 struct Running {
     state: PathBuf,
+    /// Held while the run lives (see [`make_state_dir`]).
+    _lock: File,
     servers: Vec<Started>,
 }
 
 impl Running {
-    fn new(state: PathBuf) -> Running {
-        Running { state, servers: Vec::new() }
+    fn new((state, lock): (PathBuf, File)) -> Running {
+        Running {
+            state,
+            _lock: lock,
+            servers: Vec::new(),
+        }
     }
 
     /// Renders the server's config into the state directory and starts the daemon in the
     /// foreground, in its own process group, logging to `STATE/<name>.log`.
     fn start(&mut self, dir: &Path, server: &Server, daemon: &Path) -> Result<(), RunError> {
         let template_path = dir.join(&server.config);
-        let template = fs::read_to_string(&template_path).map_err(|e| RunError::file(&template_path, e))?;
+        let template =
+            fs::read_to_string(&template_path).map_err(|e| RunError::file(&template_path, e))?;
         let config = render(&template, dir, &self.state);
-        let stem: String = server.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let stem: String = server
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         let conf_path = self.state.join(format!("{stem}.conf"));
         fs::write(&conf_path, &config).map_err(|e| RunError::file(&conf_path, e))?;
         let log = self.state.join(format!("{stem}.log"));
-        let out = OpenOptions::new().create(true).append(true).open(&log).map_err(|e| RunError::file(&log, e))?;
+        let out = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| RunError::file(&log, e))?;
         let err = out.try_clone().map_err(|e| RunError::file(&log, e))?;
         let child = Command::new(daemon)
             .arg("-d")
@@ -456,34 +588,40 @@ impl Running {
             .stderr(err)
             .process_group(0)
             .spawn()
-            .map_err(|e| RunError::Spawn { program: daemon.display().to_string(), reason: e.to_string() })?;
+            .map_err(|e| RunError::Spawn {
+                program: daemon.display().to_string(),
+                reason: e.to_string(),
+            })?;
         self.servers.push(Started { child, log, config });
         Ok(())
     }
 
     /// Waits until server `i` answers a query on each of its addresses and, for NSD, until
     /// each zone in its config answers its SOA query without SERVFAIL.
-    fn wait_ready(&mut self, i: usize, server: &Server, deadline: Instant, timeout: Duration) -> Result<(), RunError> {
+    fn wait_ready(
+        &mut self,
+        i: usize,
+        server: &Server,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), RunError> {
         let started = &mut self.servers[i];
         let kind = server.kind.package();
         let mut progress = Progress::new(&server.name);
         let fail = |started: &mut Started, outcome: Outcome, address: IpAddr| -> RunError {
             let tail = log_tail(&started.log);
-            let log = started.log.clone();
             match outcome {
                 Outcome::Exited(status) => RunError::ServerExited {
                     name: server.name.clone(),
                     kind,
                     status: status.to_string(),
-                    log,
                     tail,
                 },
                 Outcome::TimedOut | Outcome::Answer(_) => RunError::ServerTimeout {
                     name: server.name.clone(),
                     kind,
                     address,
-                    secs: timeout.as_secs(),
-                    log,
+                    secs: timeout.as_secs_f64(),
                     tail,
                 },
             }
@@ -497,14 +635,19 @@ impl Running {
         if server.kind == ServerKind::Nsd {
             if let Some(&address) = server.addresses.first() {
                 for zone in servers::nsd_zones(&started.config) {
-                    match query_until_answer(&mut started.child, address, &zone, deadline, &mut progress) {
+                    match query_until_answer(
+                        &mut started.child,
+                        address,
+                        &zone,
+                        deadline,
+                        &mut progress,
+                    ) {
                         Outcome::Answer(0) => {}
                         Outcome::Answer(rcode) => {
                             return Err(RunError::ZoneNotLoaded {
                                 name: server.name.clone(),
                                 zone,
                                 rcode,
-                                log: started.log.clone(),
                                 tail: log_tail(&started.log),
                             })
                         }
@@ -538,7 +681,9 @@ impl Drop for Running {
 
 /// Replaces the placeholders of a config template.
 fn render(template: &str, dir: &Path, state: &Path) -> String {
-    template.replace(DIR_PLACEHOLDER, &dir.display().to_string()).replace(RUN_PLACEHOLDER, &state.display().to_string())
+    template
+        .replace(DIR_PLACEHOLDER, &dir.display().to_string())
+        .replace(RUN_PLACEHOLDER, &state.display().to_string())
 }
 
 /// The last [`LOG_TAIL_LINES`] lines of a log file (read from its end: logs can be large).
@@ -569,13 +714,20 @@ struct Progress<'a> {
 
 impl<'a> Progress<'a> {
     fn new(name: &'a str) -> Progress<'a> {
-        Progress { name, since: Instant::now(), told: false }
+        Progress {
+            name,
+            since: Instant::now(),
+            told: false,
+        }
     }
 
     fn tick(&mut self) {
         if !self.told && self.since.elapsed() > Duration::from_secs(5) {
             self.told = true;
-            eprintln!("uptake: testbed: waiting for server {} to load its zones...", self.name);
+            eprintln!(
+                "uptake: testbed: waiting for server {} to load its zones...",
+                self.name
+            );
         }
     }
 }
@@ -592,12 +744,22 @@ enum Outcome {
 
 /// Sends a SOA query for `zone` (RD=0) to `address` port 53 until a response arrives, the
 /// server exits or the deadline passes.
-fn query_until_answer(child: &mut Child, address: IpAddr, zone: &str, deadline: Instant, progress: &mut Progress) -> Outcome {
+fn query_until_answer(
+    child: &mut Child,
+    address: IpAddr,
+    zone: &str,
+    deadline: Instant,
+    progress: &mut Progress,
+) -> Outcome {
     let bind: SocketAddr = match address {
         IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    let id = (SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) & 0xffff) as u16;
+    let id = (SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        & 0xffff) as u16;
     let query = soa_query(id, zone);
     let socket = UdpSocket::bind(bind).and_then(|s| {
         s.connect((address, 53))?;
@@ -629,9 +791,25 @@ fn query_until_answer(child: &mut Child, address: IpAddr, zone: &str, deadline: 
                     return Outcome::Answer(rcode);
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
             Err(_) => {}
         }
+    }
+}
+
+/// The mnemonic of a DNS rcode.
+fn rcode_name(rcode: u8) -> String {
+    match rcode {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        9 => "NOTAUTH".into(),
+        n => format!("rcode {n}"),
     }
 }
 
@@ -670,7 +848,14 @@ mod sys {
         // async-signal-safe prctl(2) and getppid(2) and allocates nothing.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                if libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ) != 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 // The parent died before prctl: nobody would kill us later, so do not start.
@@ -682,10 +867,20 @@ mod sys {
         }
     }
 
+    /// Takes an exclusive `flock(2)` on `file` without waiting; false if another holds it.
+    #[allow(unsafe_code)]
+    pub(super) fn try_lock(file: &std::fs::File) -> bool {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: flock(2) on a file descriptor that `file` keeps open for the call.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    }
+
     /// Sends `sig` to the process group `pgid` (a server started with `process_group(0)`).
     #[allow(unsafe_code)]
     pub(super) fn signal_group(pgid: u32, sig: libc::c_int) {
-        let Ok(pgid) = libc::pid_t::try_from(pgid) else { return };
+        let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+            return;
+        };
         if pgid <= 1 {
             return;
         }
@@ -725,7 +920,10 @@ mod tests {
 
     #[test]
     fn soa_query_encodes_names() {
-        assert_eq!(soa_query(0x1234, "."), vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 1]);
+        assert_eq!(
+            soa_query(0x1234, "."),
+            vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 1]
+        );
         let q = soa_query(1, "co.uk.");
         assert_eq!(&q[12..], &[2, b'c', b'o', 2, b'u', b'k', 0, 0, 6, 0, 1]);
         assert_eq!(soa_query(1, "nl")[12..], soa_query(1, "nl.")[12..]);
@@ -760,9 +958,18 @@ mod tests {
 
     #[test]
     fn missing_programs_name_their_packages() {
-        let e = RunError::MissingPrograms { programs: "nsd".into(), packages: "nsd".into() };
-        assert_eq!(e.to_string(), "nsd not found: install the Debian package nsd (apt-get install nsd)");
-        let e = RunError::MissingPrograms { programs: "nsd, ip".into(), packages: "nsd iproute2".into() };
+        let e = RunError::MissingPrograms {
+            programs: "nsd".into(),
+            packages: "nsd".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "nsd not found: install the Debian package nsd (apt-get install nsd)"
+        );
+        let e = RunError::MissingPrograms {
+            programs: "nsd, ip".into(),
+            packages: "nsd iproute2".into(),
+        };
         assert_eq!(
             e.to_string(),
             "nsd, ip not found: install the Debian packages nsd iproute2 (apt-get install nsd iproute2)"
@@ -797,11 +1004,31 @@ mod tests {
     }
 
     #[test]
-    fn state_dirs_are_unique() {
-        let a = make_state_dir().unwrap();
-        let b = make_state_dir().unwrap();
+    fn state_dirs_are_unique_and_stale_ones_are_swept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
+        // A leftover of a killed run: its lock file is not held by anyone.
+        let stale = base.join(format!("{STATE_PREFIX}dead-0"));
+        fs::create_dir(&stale).unwrap();
+        fs::write(stale.join(LOCK_FILE), "").unwrap();
+        // A directory being created (no lock yet) and someone else's file stay.
+        let young = base.join(format!("{STATE_PREFIX}young-0"));
+        fs::create_dir(&young).unwrap();
+        fs::write(base.join("other"), "").unwrap();
+        // A live run holds its lock.
+        let live = base.join(format!("{STATE_PREFIX}live-0"));
+        fs::create_dir(&live).unwrap();
+        let held = File::create(live.join(LOCK_FILE)).unwrap();
+        assert!(sys::try_lock(&held));
+        sweep_stale_state_dirs(base);
+        assert!(!stale.exists());
+        assert!(young.exists() && live.exists() && base.join("other").exists());
+
+        let (a, _la) = make_state_dir().unwrap();
+        let (b, _lb) = make_state_dir().unwrap();
         assert_ne!(a, b);
-        fs::remove_dir(a).unwrap();
-        fs::remove_dir(b).unwrap();
+        assert!(a.join(LOCK_FILE).exists());
+        fs::remove_dir_all(a).unwrap();
+        fs::remove_dir_all(b).unwrap();
     }
 }

@@ -27,7 +27,10 @@ pub fn nsd_config(name: &str, addresses: &[IpAddr], zones: &[(String, String)]) 
     c.push_str("# NSD config template for the testbed server ");
     c.push_str(name);
     c.push_str(".\n# Rendered by `uptake testbed run`: ");
-    let _ = writeln!(c, "{DIR_PLACEHOLDER} is the testbed directory, {RUN_PLACEHOLDER} the run directory.");
+    let _ = writeln!(
+        c,
+        "{DIR_PLACEHOLDER} is the testbed directory, {RUN_PLACEHOLDER} the run directory."
+    );
     c.push_str("server:\n");
     for a in addresses {
         let _ = writeln!(c, "    ip-address: {a}");
@@ -37,8 +40,14 @@ pub fn nsd_config(name: &str, addresses: &[IpAddr], zones: &[(String, String)]) 
     c.push_str("    database: \"\"\n");
     c.push_str("    username: \"\"\n");
     c.push_str("    chroot: \"\"\n");
-    let _ = writeln!(c, "    zonelistfile: \"{RUN_PLACEHOLDER}/nsd-{file}.zonelist\"");
-    let _ = writeln!(c, "    xfrdfile: \"{RUN_PLACEHOLDER}/nsd-{file}.xfrd.state\"");
+    let _ = writeln!(
+        c,
+        "    zonelistfile: \"{RUN_PLACEHOLDER}/nsd-{file}.zonelist\""
+    );
+    let _ = writeln!(
+        c,
+        "    xfrdfile: \"{RUN_PLACEHOLDER}/nsd-{file}.xfrd.state\""
+    );
     let _ = writeln!(c, "    xfrdir: \"{RUN_PLACEHOLDER}\"");
     let _ = writeln!(c, "    pidfile: \"{RUN_PLACEHOLDER}/nsd-{file}.pid\"");
     c.push_str("    identity: \"");
@@ -52,7 +61,11 @@ pub fn nsd_config(name: &str, addresses: &[IpAddr], zones: &[(String, String)]) 
     for (zone, path) in zones {
         c.push_str("zone:\n");
         let _ = writeln!(c, "    name: \"{}\"", zone_name(zone));
-        let _ = writeln!(c, "    zonefile: \"{DIR_PLACEHOLDER}/{}\"", path.trim_start_matches('/'));
+        let _ = writeln!(
+            c,
+            "    zonefile: \"{DIR_PLACEHOLDER}/{}\"",
+            path.trim_start_matches('/')
+        );
     }
     c
 }
@@ -67,10 +80,16 @@ pub fn nsd_config(name: &str, addresses: &[IpAddr], zones: &[(String, String)]) 
 /// answers pointing into the testbed's documentation ranges.
 pub fn unbound_config(addresses: &[IpAddr], root_hints: &str, trust_anchor_file: &str) -> String {
     // Unbound has no name here; its first address keeps the pid file unique per testbed.
-    let id = addresses.first().map(|a| file_stem(&a.to_string())).unwrap_or_else(|| "resolver".to_string());
+    let id = addresses
+        .first()
+        .map(|a| file_stem(&a.to_string()))
+        .unwrap_or_else(|| "resolver".to_string());
     let mut c = String::new();
     c.push_str("# Unbound config template for the testbed's validating resolver.\n# Rendered by `uptake testbed run`: ");
-    let _ = writeln!(c, "{DIR_PLACEHOLDER} is the testbed directory, {RUN_PLACEHOLDER} the run directory.");
+    let _ = writeln!(
+        c,
+        "{DIR_PLACEHOLDER} is the testbed directory, {RUN_PLACEHOLDER} the run directory."
+    );
     c.push_str("server:\n");
     for a in addresses {
         let _ = writeln!(c, "    interface: {a}");
@@ -88,8 +107,16 @@ pub fn unbound_config(addresses: &[IpAddr], root_hints: &str, trust_anchor_file:
     c.push_str("    use-syslog: no\n");
     c.push_str("    log-time-ascii: yes\n");
     c.push_str("    verbosity: 1\n");
-    let _ = writeln!(c, "    root-hints: \"{DIR_PLACEHOLDER}/{}\"", root_hints.trim_start_matches('/'));
-    let _ = writeln!(c, "    trust-anchor-file: \"{DIR_PLACEHOLDER}/{}\"", trust_anchor_file.trim_start_matches('/'));
+    let _ = writeln!(
+        c,
+        "    root-hints: \"{DIR_PLACEHOLDER}/{}\"",
+        root_hints.trim_start_matches('/')
+    );
+    let _ = writeln!(
+        c,
+        "    trust-anchor-file: \"{DIR_PLACEHOLDER}/{}\"",
+        trust_anchor_file.trim_start_matches('/')
+    );
     c.push_str("    module-config: \"validator iterator\"\n");
     c.push_str("    do-not-query-localhost: no\n");
     c.push_str("    trust-anchor-signaling: no\n");
@@ -147,7 +174,15 @@ fn zone_name(zone: &str) -> String {
 
 /// A file-name-safe form of a server name or address.
 fn file_stem(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -157,16 +192,23 @@ mod tests {
     use std::process::Command;
 
     fn addrs() -> Vec<IpAddr> {
-        vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1))]
+        vec![
+            IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+        ]
     }
 
     fn render(t: &str, dir: &std::path::Path) -> String {
-        t.replace(DIR_PLACEHOLDER, &dir.display().to_string()).replace(RUN_PLACEHOLDER, &dir.join("run").display().to_string())
+        t.replace(DIR_PLACEHOLDER, &dir.display().to_string())
+            .replace(RUN_PLACEHOLDER, &dir.join("run").display().to_string())
     }
 
     #[test]
     fn nsd_template_has_the_required_options() {
-        let zones = vec![(".".to_string(), "zones/root.signed".to_string()), ("nl".to_string(), "zones/nl.zone".to_string())];
+        let zones = vec![
+            (".".to_string(), "zones/root.signed".to_string()),
+            ("nl".to_string(), "zones/nl.zone".to_string()),
+        ];
         let c = nsd_config("root", &addrs(), &zones);
         for want in [
             "ip-address: 192.0.2.1\n",
@@ -227,18 +269,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("zones")).unwrap();
         std::fs::create_dir_all(dir.path().join("run")).unwrap();
-        std::fs::write(dir.path().join("zones/root.zone"), ". 3600 IN SOA a. b. 1 2 3 4 5\n").unwrap();
-        std::fs::write(dir.path().join("root.hints"), ". 3600 IN NS a.\na. 3600 IN A 192.0.2.1\n").unwrap();
+        std::fs::write(
+            dir.path().join("zones/root.zone"),
+            ". 3600 IN SOA a. b. 1 2 3 4 5\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("root.hints"),
+            ". 3600 IN NS a.\na. 3600 IN A 192.0.2.1\n",
+        )
+        .unwrap();
         std::fs::write(
             dir.path().join("root.ds"),
             ". IN DS 28928 13 2 9e75a3bd63f5d8d3bac86896ccdb4420b5734062783586baa75f4fe957d0ea82\n",
         )
         .unwrap();
-        let nsd = render(&nsd_config("root", &addrs(), &[(".".into(), "zones/root.zone".into())]), dir.path());
-        let unbound = render(&unbound_config(&addrs()[..1], "root.hints", "root.ds"), dir.path());
+        let nsd = render(
+            &nsd_config("root", &addrs(), &[(".".into(), "zones/root.zone".into())]),
+            dir.path(),
+        );
+        let unbound = render(
+            &unbound_config(&addrs()[..1], "root.hints", "root.ds"),
+            dir.path(),
+        );
         std::fs::write(dir.path().join("nsd.conf"), nsd).unwrap();
         std::fs::write(dir.path().join("unbound.conf"), unbound).unwrap();
-        for (checker, conf) in [("nsd-checkconf", "nsd.conf"), ("unbound-checkconf", "unbound.conf")] {
+        for (checker, conf) in [
+            ("nsd-checkconf", "nsd.conf"),
+            ("unbound-checkconf", "unbound.conf"),
+        ] {
             match Command::new(checker).arg(dir.path().join(conf)).output() {
                 Ok(out) => assert!(
                     out.status.success(),

@@ -20,7 +20,11 @@ pub fn uptake() -> Command {
 pub fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("spawn");
     if !out.status.success() {
-        eprintln!("command {cmd:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "command {cmd:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     out
 }
@@ -32,7 +36,17 @@ pub fn testbed() -> &'static Path {
     TESTBED.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("uptake-it-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let out = run(uptake().args(["testbed", "generate", "--domains", &DOMAINS.to_string(), "--seed", &SEED.to_string(), "--out"]).arg(&dir));
+        let out = run(uptake()
+            .args([
+                "testbed",
+                "generate",
+                "--domains",
+                &DOMAINS.to_string(),
+                "--seed",
+                &SEED.to_string(),
+                "--out",
+            ])
+            .arg(&dir));
         assert!(out.status.success(), "testbed generate failed");
         dir
     })
@@ -45,7 +59,22 @@ pub fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
     r.records()
         .map(|rec| {
             let rec = rec.expect("csv record");
-            headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()
+            headers
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
         })
         .collect()
+}
+
+/// The Python with the test oracles (pyarrow, duckdb): `.venv/bin/python` of the workspace
+/// (made by `make test`), else `python3` from PATH.
+pub fn python() -> Command {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    Command::new(if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    })
 }

@@ -1,4 +1,6 @@
 //! Integration tests of the `uptake` binary against the private internet.
 
 mod harness;
+mod runner;
+mod scan;
 mod truth;

@@ -20,8 +20,17 @@ fn parse_blocks(text: &str) -> Vec<Block> {
     text.split(";; Got answer:")
         .skip(1)
         .map(|b| {
-            let status = b.split("status: ").nth(1).and_then(|s| s.split(',').next()).unwrap_or("").to_string();
-            let flags = b.split(";; flags:").nth(1).and_then(|s| s.split(';').next()).unwrap_or("");
+            let status = b
+                .split("status: ")
+                .nth(1)
+                .and_then(|s| s.split(',').next())
+                .unwrap_or("")
+                .to_string();
+            let flags = b
+                .split(";; flags:")
+                .nth(1)
+                .and_then(|s| s.split(';').next())
+                .unwrap_or("");
             let ad = flags.split_whitespace().any(|f| f == "ad");
             let question = b
                 .split(";; QUESTION SECTION:\n;")
@@ -35,11 +44,18 @@ fn parse_blocks(text: &str) -> Vec<Block> {
                 .map(|s| {
                     s.lines()
                         .take_while(|l| !l.trim().is_empty())
-                        .map(|l| format!(" {} ", l.split_whitespace().collect::<Vec<_>>().join(" ")))
+                        .map(|l| {
+                            format!(" {} ", l.split_whitespace().collect::<Vec<_>>().join(" "))
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
-            Block { status, ad, question, answers }
+            Block {
+                status,
+                ad,
+                question,
+                answers,
+            }
         })
         .collect()
 }
@@ -57,9 +73,20 @@ fn testbed_serves_its_truth() {
     assert_eq!(truth.len() as u64, crate::harness::DOMAINS);
     let mut batch = String::new();
     let mut expects: Vec<Expect> = Vec::new();
-    let add = |batch: &mut String, expects: &mut Vec<Expect>, d: &str, name: String, rtype: &str, opts: &str, what: &'static str, check: Box<dyn Fn(&Block) -> bool>| {
+    let add = |batch: &mut String,
+               expects: &mut Vec<Expect>,
+               d: &str,
+               name: String,
+               rtype: &str,
+               opts: &str,
+               what: &'static str,
+               check: Box<dyn Fn(&Block) -> bool>| {
         let _ = writeln!(batch, "@192.0.2.53 {name} {rtype} {opts}");
-        expects.push(Expect { domain: d.to_string(), what, check });
+        expects.push(Expect {
+            domain: d.to_string(),
+            what,
+            check,
+        });
     };
     for row in &truth {
         let d = row["domain"].clone();
@@ -67,42 +94,167 @@ fn testbed_serves_its_truth() {
         let bogus = get("dnssec_status") == "bogus";
         let cd = if bogus { "+cd" } else { "" };
         match get("dnssec_status").as_str() {
-            "secure" => add(&mut batch, &mut expects, &d, d.clone(), "SOA", "+dnssec", "secure: NOERROR with AD", Box::new(|b| b.status == "NOERROR" && b.ad)),
-            "insecure" => add(&mut batch, &mut expects, &d, d.clone(), "SOA", "+dnssec", "insecure: NOERROR without AD", Box::new(|b| b.status == "NOERROR" && !b.ad)),
+            "secure" => add(
+                &mut batch,
+                &mut expects,
+                &d,
+                d.clone(),
+                "SOA",
+                "+dnssec",
+                "secure: NOERROR with AD",
+                Box::new(|b| b.status == "NOERROR" && b.ad),
+            ),
+            "insecure" => add(
+                &mut batch,
+                &mut expects,
+                &d,
+                d.clone(),
+                "SOA",
+                "+dnssec",
+                "insecure: NOERROR without AD",
+                Box::new(|b| b.status == "NOERROR" && !b.ad),
+            ),
             _ => {
-                add(&mut batch, &mut expects, &d, d.clone(), "SOA", "+dnssec", "bogus: SERVFAIL", Box::new(|b| b.status == "SERVFAIL"));
-                add(&mut batch, &mut expects, &d, d.clone(), "SOA", "+cd", "bogus: data with CD=1", Box::new(|b| b.status == "NOERROR"));
+                add(
+                    &mut batch,
+                    &mut expects,
+                    &d,
+                    d.clone(),
+                    "SOA",
+                    "+dnssec",
+                    "bogus: SERVFAIL",
+                    Box::new(|b| b.status == "SERVFAIL"),
+                );
+                add(
+                    &mut batch,
+                    &mut expects,
+                    &d,
+                    d.clone(),
+                    "SOA",
+                    "+cd",
+                    "bogus: data with CD=1",
+                    Box::new(|b| b.status == "NOERROR"),
+                );
             }
         }
-        let mx_hosts: Vec<String> = get("mx_hosts").split_whitespace().map(|h| format!("{h}.")).collect();
+        let mx_hosts: Vec<String> = get("mx_hosts")
+            .split_whitespace()
+            .map(|h| format!("{h}."))
+            .collect();
         let mx_status = get("mx_status");
-        add(&mut batch, &mut expects, &d, d.clone(), "MX", cd, "MX set", Box::new(move |b| {
-            let mut got: Vec<String> = b.answers.iter().filter(|l| l.contains(" MX ")).filter_map(|l| l.split_whitespace().last().map(str::to_string)).collect();
-            got.sort();
-            let mut want = mx_hosts.clone();
-            want.sort();
-            match mx_status.as_str() {
-                "null_mx" => got == vec![".".to_string()],
-                _ => got == want,
-            }
-        }));
+        add(
+            &mut batch,
+            &mut expects,
+            &d,
+            d.clone(),
+            "MX",
+            cd,
+            "MX set",
+            Box::new(move |b| {
+                let mut got: Vec<String> = b
+                    .answers
+                    .iter()
+                    .filter(|l| l.contains(" MX "))
+                    .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+                    .collect();
+                got.sort();
+                let mut want = mx_hosts.clone();
+                want.sort();
+                match mx_status.as_str() {
+                    "null_mx" => got == vec![".".to_string()],
+                    _ => got == want,
+                }
+            }),
+        );
         let has = |b: &Block, needle: &str| b.answers.iter().any(|l| l.contains(needle));
         let spf = get("spf_status") != "none";
-        add(&mut batch, &mut expects, &d, d.clone(), "TXT", cd, "SPF TXT presence", Box::new(move |b| has(b, "v=spf1") == spf));
+        add(
+            &mut batch,
+            &mut expects,
+            &d,
+            d.clone(),
+            "TXT",
+            cd,
+            "SPF TXT presence",
+            Box::new(move |b| has(b, "v=spf1") == spf),
+        );
         let dmarc_own = get("dmarc_source") == "own";
-        add(&mut batch, &mut expects, &d, format!("_dmarc.{d}"), "TXT", cd, "own DMARC presence", Box::new(move |b| has(b, "v=DMARC1") == dmarc_own));
+        add(
+            &mut batch,
+            &mut expects,
+            &d,
+            format!("_dmarc.{d}"),
+            "TXT",
+            cd,
+            "own DMARC presence",
+            Box::new(move |b| has(b, "v=DMARC1") == dmarc_own),
+        );
         let dkim = get("dkim_status") == "present";
-        add(&mut batch, &mut expects, &d, format!("_domainkey.{d}"), "TXT", cd, "_domainkey NXDOMAIN iff absent", Box::new(move |b| (b.status == "NOERROR") == dkim && (b.status == "NXDOMAIN") == !dkim));
+        add(
+            &mut batch,
+            &mut expects,
+            &d,
+            format!("_domainkey.{d}"),
+            "TXT",
+            cd,
+            "_domainkey NXDOMAIN iff absent",
+            Box::new(move |b| b.status == if dkim { "NOERROR" } else { "NXDOMAIN" }),
+        );
         let caa_here = get("caa_found_at") == d;
-        add(&mut batch, &mut expects, &d, d.clone(), "CAA", cd, "CAA at the domain", Box::new(move |b| has(b, " CAA ") == caa_here));
+        add(
+            &mut batch,
+            &mut expects,
+            &d,
+            d.clone(),
+            "CAA",
+            cd,
+            "CAA at the domain",
+            Box::new(move |b| has(b, " CAA ") == caa_here),
+        );
         let apex6 = get("apex_aaaa") == "true";
-        add(&mut batch, &mut expects, &d, d.clone(), "AAAA", cd, "apex AAAA", Box::new(move |b| has(b, " AAAA ") == apex6));
+        add(
+            &mut batch,
+            &mut expects,
+            &d,
+            d.clone(),
+            "AAAA",
+            cd,
+            "apex AAAA",
+            Box::new(move |b| has(b, " AAAA ") == apex6),
+        );
         let www6 = get("www_aaaa") == "true";
-        add(&mut batch, &mut expects, &d, format!("www.{d}"), "AAAA", cd, "www AAAA", Box::new(move |b| has(b, " AAAA ") == www6));
+        add(
+            &mut batch,
+            &mut expects,
+            &d,
+            format!("www.{d}"),
+            "AAAA",
+            cd,
+            "www AAAA",
+            Box::new(move |b| has(b, " AAAA ") == www6),
+        );
         let rpt = get("tls_rpt_status") != "absent";
-        add(&mut batch, &mut expects, &d, format!("_smtp._tls.{d}"), "TXT", cd, "TLS-RPT TXT presence", Box::new(move |b| has(b, "v=TLSRPTv1") == rpt));
+        add(
+            &mut batch,
+            &mut expects,
+            &d,
+            format!("_smtp._tls.{d}"),
+            "TXT",
+            cd,
+            "TLS-RPT TXT presence",
+            Box::new(move |b| has(b, "v=TLSRPTv1") == rpt),
+        );
         let sts = get("mta_sts_record_status") != "absent";
-        add(&mut batch, &mut expects, &d, format!("_mta-sts.{d}"), "TXT", cd, "MTA-STS TXT presence", Box::new(move |b| has(b, "v=STSv1") == sts));
+        add(
+            &mut batch,
+            &mut expects,
+            &d,
+            format!("_mta-sts.{d}"),
+            "TXT",
+            cd,
+            "MTA-STS TXT presence",
+            Box::new(move |b| has(b, "v=STSv1") == sts),
+        );
     }
     // Two dig processes over the two halves of the batch.
     let lines: Vec<&str> = batch.lines().collect();
@@ -115,24 +267,53 @@ fn testbed_serves_its_truth() {
         work.path().display(),
         work.path().display()
     );
-    let out = run(uptake().args(["testbed", "run"]).arg(dir).args(["--", "sh", "-c", &script]));
+    let out = run(uptake()
+        .args(["testbed", "run"])
+        .arg(dir)
+        .args(["--", "sh", "-c", &script]));
     assert!(out.status.success());
-    let mut blocks = parse_blocks(&std::fs::read_to_string(work.path().join("a.out")).expect("a.out"));
-    blocks.extend(parse_blocks(&std::fs::read_to_string(work.path().join("b.out")).expect("b.out")));
-    assert_eq!(blocks.len(), expects.len(), "dig answered {} of {} queries", blocks.len(), expects.len());
+    let mut blocks =
+        parse_blocks(&std::fs::read_to_string(work.path().join("a.out")).expect("a.out"));
+    blocks.extend(parse_blocks(
+        &std::fs::read_to_string(work.path().join("b.out")).expect("b.out"),
+    ));
+    assert_eq!(
+        blocks.len(),
+        expects.len(),
+        "dig answered {} of {} queries",
+        blocks.len(),
+        expects.len()
+    );
     let mut failures: HashMap<&str, Vec<String>> = HashMap::new();
     for ((e, b), line) in expects.iter().zip(&blocks).zip(&lines) {
         let qname = line.split_whitespace().nth(1).unwrap_or_default();
-        assert!(b.question.starts_with(&format!("{qname}.")), "answers out of order: {line} vs {}", b.question);
+        assert!(
+            b.question.starts_with(&format!("{qname}.")),
+            "answers out of order: {line} vs {}",
+            b.question
+        );
         if !(e.check)(b) {
-            failures.entry(e.what).or_default().push(format!("{} ({line}): {} ad={} {:?}", e.domain, b.status, b.ad, b.answers));
+            failures.entry(e.what).or_default().push(format!(
+                "{} ({line}): {} ad={} {:?}",
+                e.domain, b.status, b.ad, b.answers
+            ));
         }
     }
     let report: Vec<String> = failures
         .iter()
-        .map(|(what, v)| format!("{what}: {} failures, e.g.\n  {}", v.len(), v.iter().take(3).cloned().collect::<Vec<_>>().join("\n  ")))
+        .map(|(what, v)| {
+            format!(
+                "{what}: {} failures, e.g.\n  {}",
+                v.len(),
+                v.iter().take(3).cloned().collect::<Vec<_>>().join("\n  ")
+            )
+        })
         .collect();
-    assert!(failures.is_empty(), "testbed disagrees with its truth:\n{}", report.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "testbed disagrees with its truth:\n{}",
+        report.join("\n")
+    );
 }
 
 #[test]
@@ -140,7 +321,17 @@ fn same_seed_same_lists() {
     let a = tempfile::tempdir().expect("tempdir");
     let b = tempfile::tempdir().expect("tempdir");
     for d in [a.path(), b.path()] {
-        let out = run(uptake().args(["testbed", "generate", "--domains", "300", "--seed", "42", "--out"]).arg(d.join("tb")));
+        let out = run(uptake()
+            .args([
+                "testbed",
+                "generate",
+                "--domains",
+                "300",
+                "--seed",
+                "42",
+                "--out",
+            ])
+            .arg(d.join("tb")));
         assert!(out.status.success());
     }
     for f in ["targets.csv", "truth.csv"] {
@@ -149,7 +340,17 @@ fn same_seed_same_lists() {
         assert!(x == y, "{f} differs between two runs with the same seed");
     }
     let c = tempfile::tempdir().expect("tempdir");
-    let out = run(uptake().args(["testbed", "generate", "--domains", "300", "--seed", "43", "--out"]).arg(c.path().join("tb")));
+    let out = run(uptake()
+        .args([
+            "testbed",
+            "generate",
+            "--domains",
+            "300",
+            "--seed",
+            "43",
+            "--out",
+        ])
+        .arg(c.path().join("tb")));
     assert!(out.status.success());
     assert_ne!(
         std::fs::read(a.path().join("tb/truth.csv")).expect("read"),
@@ -165,13 +366,31 @@ fn generate_rejects_bad_input() {
         let out = uptake().args(args).output().expect("spawn");
         assert!(!out.status.success(), "{args:?} should fail");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(err.trim().lines().count(), 1, "{args:?}: expected one line, got:\n{err}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{args:?}: expected one line, got:\n{err}"
+        );
         err.to_string()
     };
     let out = t.path().join("x").display().to_string();
-    assert!(one_line_error(&["testbed", "generate", "--domains", "0", "--out", &out]).contains("--domains"));
-    assert!(one_line_error(&["testbed", "generate", "--domains", "5", "--out", "/proc/uptake-cannot-write"]).contains("/proc"));
+    assert!(
+        one_line_error(&["testbed", "generate", "--domains", "0", "--out", &out])
+            .contains("--domains")
+    );
+    assert!(one_line_error(&[
+        "testbed",
+        "generate",
+        "--domains",
+        "5",
+        "--out",
+        "/proc/uptake-cannot-write"
+    ])
+    .contains("/proc"));
     std::fs::write(t.path().join("file"), "x").expect("write");
     let notempty = t.path().display().to_string();
-    assert!(one_line_error(&["testbed", "generate", "--domains", "5", "--out", &notempty]).contains("neither empty nor a testbed"));
+    assert!(
+        one_line_error(&["testbed", "generate", "--domains", "5", "--out", &notempty])
+            .contains("neither empty nor a testbed")
+    );
 }

@@ -66,14 +66,22 @@ impl KeyPool {
         fs::create_dir_all(dir).map_err(|e| GenerateError::io(dir, e))?;
         let jobs: Vec<(Algorithm, bool, usize)> = Algorithm::ALL
             .iter()
-            .flat_map(|a| [true, false].into_iter().flat_map(move |k| (0..POOL_SIZE).map(move |i| (*a, k, i))))
+            .flat_map(|a| {
+                [true, false]
+                    .into_iter()
+                    .flat_map(move |k| (0..POOL_SIZE).map(move |i| (*a, k, i)))
+            })
             .collect();
         use rayon::prelude::*;
         let made: Vec<Result<(Algorithm, bool, PoolKey), GenerateError>> = jobs
             .par_iter()
             .map(|(alg, ksk, i)| {
                 let owner = format!("pool{i}.");
-                let sub = dir.join(format!("{}-{}-{i}", alg.label(), if *ksk { "ksk" } else { "zsk" }));
+                let sub = dir.join(format!(
+                    "{}-{}-{i}",
+                    alg.label(),
+                    if *ksk { "ksk" } else { "zsk" }
+                ));
                 fs::create_dir_all(&sub).map_err(|e| GenerateError::io(&sub, e))?;
                 let mut cmd = Command::new("ldns-keygen");
                 cmd.current_dir(&sub).args(alg.keygen_args());
@@ -114,7 +122,10 @@ impl KeyPool {
             .find(|a| a.number() == keys.ksk.algorithm)
             .unwrap_or(Algorithm::EcdsaP256);
         let ksks = &self.keys[&(alg, true)];
-        ksks.iter().find(|k| k.base != keys.ksk.base).cloned().unwrap_or_else(|| ksks[0].clone())
+        ksks.iter()
+            .find(|k| k.base != keys.ksk.base)
+            .cloned()
+            .unwrap_or_else(|| ksks[0].clone())
     }
 }
 
@@ -122,20 +133,41 @@ impl PoolKey {
     fn read(base: &Path) -> Result<PoolKey, GenerateError> {
         let path = base.with_extension(format!(
             "{}.key",
-            base.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default()
+            base.extension()
+                .map(|e| e.to_string_lossy().into_owned())
+                .unwrap_or_default()
         ));
         let text = fs::read_to_string(&path).map_err(|e| GenerateError::io(&path, e))?;
-        let line = text.lines().find(|l| l.contains("DNSKEY")).unwrap_or_default();
+        let line = text
+            .lines()
+            .find(|l| l.contains("DNSKEY"))
+            .unwrap_or_default();
         let rdata = line.split("DNSKEY").nth(1).unwrap_or_default();
-        let rdata = rdata.split(';').next().unwrap_or_default().trim().to_string();
+        let rdata = rdata
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         let mut parts = rdata.split_whitespace();
-        let bad = || GenerateError::Tool { tool: "ldns-keygen".into(), reason: format!("unexpected key file {}", path.display()) };
+        let bad = || GenerateError::Tool {
+            tool: "ldns-keygen".into(),
+            reason: format!("unexpected key file {}", path.display()),
+        };
         let flags: u16 = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
         let _protocol = parts.next();
         let algorithm: u8 = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
         let b64: String = parts.collect();
-        let public_key = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| bad())?;
-        Ok(PoolKey { base: base.to_path_buf(), flags, algorithm, public_key, key_line_rdata: rdata })
+        let public_key = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| bad())?;
+        Ok(PoolKey {
+            base: base.to_path_buf(),
+            flags,
+            algorithm,
+            public_key,
+            key_line_rdata: rdata,
+        })
     }
 
     fn rdata(&self) -> Vec<u8> {
@@ -151,7 +183,11 @@ impl PoolKey {
     pub fn key_tag(&self) -> u16 {
         let mut ac: u32 = 0;
         for (i, b) in self.rdata().iter().enumerate() {
-            ac += if i & 1 == 1 { u32::from(*b) } else { u32::from(*b) << 8 };
+            ac += if i & 1 == 1 {
+                u32::from(*b)
+            } else {
+                u32::from(*b) << 8
+            };
         }
         ac += (ac >> 16) & 0xFFFF;
         (ac & 0xFFFF) as u16
@@ -168,12 +204,19 @@ impl PoolKey {
 
     /// Writes this key as `K<owner>...` files in `dir` for ldns-signzone; returns the basename.
     fn install(&self, dir: &Path, owner: &str) -> Result<PathBuf, GenerateError> {
-        let base = dir.join(format!("K{owner}.+{:03}+{:05}", self.algorithm, self.key_tag()));
+        let base = dir.join(format!(
+            "K{owner}.+{:03}+{:05}",
+            self.algorithm,
+            self.key_tag()
+        ));
         let key_path = PathBuf::from(format!("{}.key", base.display()));
         let priv_path = PathBuf::from(format!("{}.private", base.display()));
         let private_src = PathBuf::from(format!("{}.private", self.base.display()));
-        fs::write(&key_path, format!("{owner}.\tIN\tDNSKEY\t{}\n", self.key_line_rdata))
-            .map_err(|e| GenerateError::io(&key_path, e))?;
+        fs::write(
+            &key_path,
+            format!("{owner}.\tIN\tDNSKEY\t{}\n", self.key_line_rdata),
+        )
+        .map_err(|e| GenerateError::io(&key_path, e))?;
         if !priv_path.exists() {
             fs::copy(&private_src, &priv_path).map_err(|e| GenerateError::io(&priv_path, e))?;
         }
@@ -229,7 +272,11 @@ pub fn sign(job: &SignJob, key_dir: &Path) -> Result<(), GenerateError> {
         cmd.args(["-i", &signature_time(-7), "-e", &signature_time(365)]);
     }
     cmd.arg("-o").arg(format!("{}.", job.apex));
-    cmd.arg("-f").arg(&job.output).arg(&job.input).arg(&ksk).arg(&zsk);
+    cmd.arg("-f")
+        .arg(&job.output)
+        .arg(&job.input)
+        .arg(&ksk)
+        .arg(&zsk);
     run(&mut cmd, "ldns-signzone").map(|_| ())
 }
 
@@ -242,7 +289,12 @@ fn signature_time(days: i64) -> String {
     let t = now + days * 86_400;
     let (days_since, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days_since);
-    format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 /// Howard Hinnant's days-to-civil conversion.

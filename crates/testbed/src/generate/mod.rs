@@ -29,7 +29,9 @@ use crate::servers;
 use keys::{KeyPool, SignJob};
 use profile::{Algorithm, Denial, DnssecProfile, Placement, Profile, Rates};
 use records::{fqdn, record, txt};
-use world::{DNS_PROVIDERS, MAIL_PROVIDERS, RESOLVER, ROOT_NS, SECOND_LEVEL, SLD_NS, SUFFIXES, TLDS, TLD_NS};
+use world::{
+    DNS_PROVIDERS, MAIL_PROVIDERS, RESOLVER, ROOT_NS, SECOND_LEVEL, SLD_NS, SUFFIXES, TLDS, TLD_NS,
+};
 
 /// Options of `uptake testbed generate`.
 #[derive(Debug, Clone)]
@@ -76,7 +78,10 @@ pub enum GenerateError {
 
 impl GenerateError {
     fn io(path: &Path, source: std::io::Error) -> Self {
-        GenerateError::Io { path: path.to_path_buf(), source }
+        GenerateError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -101,7 +106,10 @@ fn write_file(path: &Path, text: &str) -> Result<(), GenerateError> {
 fn prepare_out(out: &Path) -> Result<(), GenerateError> {
     if out.exists() {
         let is_testbed = out.join(crate::manifest::MANIFEST_FILE).exists();
-        let empty = fs::read_dir(out).map_err(|e| GenerateError::io(out, e))?.next().is_none();
+        let empty = fs::read_dir(out)
+            .map_err(|e| GenerateError::io(out, e))?
+            .next()
+            .is_none();
         if !is_testbed && !empty {
             return Err(GenerateError::Options(format!(
                 "{} exists and is neither empty nor a testbed; choose another --out",
@@ -128,7 +136,9 @@ fn prepare_out(out: &Path) -> Result<(), GenerateError> {
 
 /// Draws every target's profile. Sequential, because subdomain targets refer to earlier ones.
 pub fn draw_profiles(opts: &GenerateOptions) -> Vec<Profile> {
-    let delegated = opts.delegated.unwrap_or(DEFAULT_DELEGATED.min(opts.domains));
+    let delegated = opts
+        .delegated
+        .unwrap_or(DEFAULT_DELEGATED.min(opts.domains));
     let mut profiles: Vec<Profile> = Vec::with_capacity(opts.domains as usize);
     let mut parents: Vec<usize> = Vec::new();
     let mut delegated_so_far = 0u64;
@@ -148,7 +158,9 @@ pub fn draw_profiles(opts: &GenerateOptions) -> Vec<Profile> {
 /// Generates a testbed into `opts.out`.
 pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
     if opts.domains == 0 {
-        return Err(GenerateError::Options("--domains must be at least 1".into()));
+        return Err(GenerateError::Options(
+            "--domains must be at least 1".into(),
+        ));
     }
     prepare_out(&opts.out)?;
     let out = opts.out.as_path();
@@ -161,15 +173,32 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
     let mut served: Vec<(String, String, String)> = Vec::new();
     let mut ds_records: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut pick = 0u64;
-    let mut sign_zone = |apex: &str, input: PathBuf, algorithm: Algorithm, denial: Denial, dnssec: DnssecProfile, jobs: &mut Vec<SignJob>| -> Option<String> {
+    let mut sign_zone = |apex: &str,
+                         input: PathBuf,
+                         algorithm: Algorithm,
+                         denial: Denial,
+                         dnssec: DnssecProfile,
+                         jobs: &mut Vec<SignJob>|
+     -> Option<String> {
         pick += 1;
         if dnssec == DnssecProfile::Unsigned {
             return None;
         }
         let keys = pool.zone_keys(algorithm, pick.wrapping_mul(2_654_435_761));
-        let ds = if dnssec == DnssecProfile::Bogus { pool.other_ksk(&keys).ds(apex) } else { keys.ksk.ds(apex) };
+        let ds = if dnssec == DnssecProfile::Bogus {
+            pool.other_ksk(&keys).ds(apex)
+        } else {
+            keys.ksk.ds(apex)
+        };
         let output = input.with_extension("signed");
-        jobs.push(SignJob { apex: apex.to_string(), input, output, keys, denial, expired: dnssec == DnssecProfile::Expired });
+        jobs.push(SignJob {
+            apex: apex.to_string(),
+            input,
+            output,
+            keys,
+            denial,
+            expired: dnssec == DnssecProfile::Expired,
+        });
         Some(ds)
     };
 
@@ -190,7 +219,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
         .collect();
     delegated.par_iter().try_for_each(|&i| {
         let p = &profiles[i];
-        let Placement::Delegated { provider, .. } = p.placement else { return Ok(()) };
+        let Placement::Delegated { provider, .. } = p.placement else {
+            return Ok(());
+        };
         let prov = DNS_PROVIDERS[provider];
         let mut text = String::with_capacity(2048);
         records::zone_head(&mut text, &p.domain, &[prov.ns_name(0), prov.ns_name(1)]);
@@ -202,11 +233,34 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
     })?;
     for &i in &delegated {
         let p = &profiles[i];
-        let Placement::Delegated { provider, dnssec, algorithm, denial } = p.placement else { continue };
+        let Placement::Delegated {
+            provider,
+            dnssec,
+            algorithm,
+            denial,
+        } = p.placement
+        else {
+            continue;
+        };
         let rel = domain_zone_path(i, &p.domain);
-        let ds = sign_zone(&p.domain, out.join(&rel), algorithm, denial, dnssec, &mut jobs);
-        let served_rel = if ds.is_some() { rel.with_extension("signed") } else { rel };
-        served.push((p.domain.clone(), format!("dnsprov{provider}"), served_rel.display().to_string()));
+        let ds = sign_zone(
+            &p.domain,
+            out.join(&rel),
+            algorithm,
+            denial,
+            dnssec,
+            &mut jobs,
+        );
+        let served_rel = if ds.is_some() {
+            rel.with_extension("signed")
+        } else {
+            rel
+        };
+        served.push((
+            p.domain.clone(),
+            format!("dnsprov{provider}"),
+            served_rel.display().to_string(),
+        ));
         if let Some(ds) = ds {
             ds_records.insert(p.domain.clone(), vec![ds]);
         }
@@ -224,18 +278,46 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
                 record(&mut text, &m.mx_name(n), "AAAA", m.mx_v6(n));
             }
         }
-        txt(&mut text, &m.spf_name(), &format!("v=spf1 ip4:198.18.1.0/24 ip6:2001:db8:25::/48 {}all", m.spf_all));
+        txt(
+            &mut text,
+            &m.spf_name(),
+            &format!(
+                "v=spf1 ip4:198.18.1.0/24 ip6:2001:db8:25::/48 {}all",
+                m.spf_all
+            ),
+        );
         if m.index == 3 {
-            let includes: String = (1..=11).map(|k| format!(" include:s{k}._spf.{zone}")).collect();
-            txt(&mut text, world::TOO_MANY_LOOKUPS, &format!("v=spf1{includes} -all"));
+            let includes: String = (1..=11)
+                .map(|k| format!(" include:s{k}._spf.{zone}"))
+                .collect();
+            txt(
+                &mut text,
+                world::TOO_MANY_LOOKUPS,
+                &format!("v=spf1{includes} -all"),
+            );
             for k in 1..=11 {
-                txt(&mut text, &format!("s{k}._spf.{zone}"), &format!("v=spf1 ip4:198.51.100.{k} -all"));
+                txt(
+                    &mut text,
+                    &format!("s{k}._spf.{zone}"),
+                    &format!("v=spf1 ip4:198.51.100.{k} -all"),
+                );
             }
         }
         let rel = PathBuf::from(format!("zones/providers/{zone}.zone"));
         write_file(&out.join(&rel), &text)?;
-        let ds = sign_zone(&zone, out.join(&rel), Algorithm::EcdsaP256, Denial::Nsec3(0), DnssecProfile::Secure, &mut jobs);
-        served.push((zone.clone(), "dnsprov0".into(), rel.with_extension("signed").display().to_string()));
+        let ds = sign_zone(
+            &zone,
+            out.join(&rel),
+            Algorithm::EcdsaP256,
+            Denial::Nsec3(0),
+            DnssecProfile::Secure,
+            &mut jobs,
+        );
+        served.push((
+            zone.clone(),
+            "dnsprov0".into(),
+            rel.with_extension("signed").display().to_string(),
+        ));
         ds_records.insert(zone, ds.into_iter().collect());
     }
 
@@ -249,15 +331,27 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
         }
         let f = fs::File::create(&path).map_err(|e| GenerateError::io(&path, e))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        let servers = if SECOND_LEVEL.contains(z) { SLD_NS } else { TLD_NS };
+        let servers = if SECOND_LEVEL.contains(z) {
+            SLD_NS
+        } else {
+            TLD_NS
+        };
         let mut head = String::new();
-        records::zone_head(&mut head, z, &servers.iter().map(|s| s.0.to_string()).collect::<Vec<_>>());
-        w.write_all(head.as_bytes()).map_err(|e| GenerateError::io(&path, e))?;
+        records::zone_head(
+            &mut head,
+            z,
+            &servers.iter().map(|s| s.0.to_string()).collect::<Vec<_>>(),
+        );
+        w.write_all(head.as_bytes())
+            .map_err(|e| GenerateError::io(&path, e))?;
         writers.insert(z, w);
     }
     let mut put = |zone: &str, text: &str| -> Result<(), GenerateError> {
-        let w = writers.get_mut(zone).ok_or_else(|| GenerateError::Options(format!("no suffix zone {zone}")))?;
-        w.write_all(text.as_bytes()).map_err(|e| GenerateError::io(Path::new(zone), e))
+        let w = writers
+            .get_mut(zone)
+            .ok_or_else(|| GenerateError::Options(format!("no suffix zone {zone}")))?;
+        w.write_all(text.as_bytes())
+            .map_err(|e| GenerateError::io(Path::new(zone), e))
     };
     // Infrastructure names live in `net`.
     let mut infra = String::new();
@@ -303,7 +397,12 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
         match p.placement {
             Placement::Delegated { provider, .. } => {
                 for n in 0..2 {
-                    record(&mut buf, &p.domain, "NS", fqdn(&DNS_PROVIDERS[provider].ns_name(n)));
+                    record(
+                        &mut buf,
+                        &p.domain,
+                        "NS",
+                        fqdn(&DNS_PROVIDERS[provider].ns_name(n)),
+                    );
                 }
                 for ds in ds_records.get(&p.domain).into_iter().flatten() {
                     record(&mut buf, &p.domain, "DS", ds);
@@ -322,11 +421,26 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
     let mut suffix_ds: BTreeMap<String, String> = BTreeMap::new();
     for z in &suffix_zones {
         let rel = PathBuf::from(format!("zones/suffix/{z}.zone"));
-        if let Some(ds) = sign_zone(z, out.join(&rel), profile::SUFFIX_ALGORITHM, Denial::Nsec3(0), DnssecProfile::Secure, &mut jobs) {
+        if let Some(ds) = sign_zone(
+            z,
+            out.join(&rel),
+            profile::SUFFIX_ALGORITHM,
+            Denial::Nsec3(0),
+            DnssecProfile::Secure,
+            &mut jobs,
+        ) {
             suffix_ds.insert(z.to_string(), ds);
         }
-        let server = if SECOND_LEVEL.contains(z) { "sld" } else { "tld" };
-        served.push((z.to_string(), server.into(), rel.with_extension("signed").display().to_string()));
+        let server = if SECOND_LEVEL.contains(z) {
+            "sld"
+        } else {
+            "tld"
+        };
+        served.push((
+            z.to_string(),
+            server.into(),
+            rel.with_extension("signed").display().to_string(),
+        ));
     }
     let mut uk_ds = String::new();
     for z in SECOND_LEVEL {
@@ -350,8 +464,15 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
         record(&mut root, tld, "DS", &suffix_ds[*tld]);
     }
     write_file(&out.join("zones/root.zone"), &root)?;
-    let root_ds = sign_zone("", out.join("zones/root.zone"), Algorithm::EcdsaP256, Denial::Nsec, DnssecProfile::Secure, &mut jobs)
-        .unwrap_or_default();
+    let root_ds = sign_zone(
+        "",
+        out.join("zones/root.zone"),
+        Algorithm::EcdsaP256,
+        Denial::Nsec,
+        DnssecProfile::Secure,
+        &mut jobs,
+    )
+    .unwrap_or_default();
     served.push((".".into(), "root".into(), "zones/root.signed".into()));
 
     // Sign everything: large zones first so the long jobs overlap the many small ones.
@@ -359,29 +480,50 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
     let signed_zones = jobs.len();
     let key_root = out.join("keys/zones");
     jobs.par_iter().try_for_each(|job| {
-        let dir = key_root.join(if job.apex.is_empty() { "root" } else { job.apex.as_str() });
+        let dir = key_root.join(if job.apex.is_empty() {
+            "root"
+        } else {
+            job.apex.as_str()
+        });
         keys::sign(job, &dir)
     })?;
 
     // Server configs.
     let mut manifest_servers = Vec::new();
     let mut addresses: Vec<IpAddr> = Vec::new();
-    let nsd = |name: &str, listen: Vec<IpAddr>, addresses: &mut Vec<IpAddr>| -> Result<Server, GenerateError> {
-        let zones: Vec<(String, String)> =
-            served.iter().filter(|(_, s, _)| s == name).map(|(z, _, f)| (z.clone(), f.clone())).collect();
+    let nsd = |name: &str,
+               listen: Vec<IpAddr>,
+               addresses: &mut Vec<IpAddr>|
+     -> Result<Server, GenerateError> {
+        let zones: Vec<(String, String)> = served
+            .iter()
+            .filter(|(_, s, _)| s == name)
+            .map(|(z, _, f)| (z.clone(), f.clone()))
+            .collect();
         let rel = PathBuf::from(format!("servers/nsd-{name}.conf"));
         write_file(&out.join(&rel), &servers::nsd_config(name, &listen, &zones))?;
         addresses.extend(listen.iter().copied());
-        Ok(Server { name: name.to_string(), kind: ServerKind::Nsd, config: rel, addresses: listen })
+        Ok(Server {
+            name: name.to_string(),
+            kind: ServerKind::Nsd,
+            config: rel,
+            addresses: listen,
+        })
     };
     manifest_servers.push(nsd("root", ROOT_NS.1.to_vec(), &mut addresses)?);
     let pair = |s: [(&str, std::net::Ipv4Addr, std::net::Ipv6Addr); 2]| -> Vec<IpAddr> {
-        s.iter().flat_map(|(_, a, b)| [IpAddr::V4(*a), IpAddr::V6(*b)]).collect()
+        s.iter()
+            .flat_map(|(_, a, b)| [IpAddr::V4(*a), IpAddr::V6(*b)])
+            .collect()
     };
     manifest_servers.push(nsd("tld", pair(TLD_NS), &mut addresses)?);
     manifest_servers.push(nsd("sld", pair(SLD_NS), &mut addresses)?);
     for prov in DNS_PROVIDERS {
-        manifest_servers.push(nsd(&format!("dnsprov{}", prov.index), prov.listen_addresses(), &mut addresses)?);
+        manifest_servers.push(nsd(
+            &format!("dnsprov{}", prov.index),
+            prov.listen_addresses(),
+            &mut addresses,
+        )?);
     }
     let mut hints = String::new();
     record(&mut hints, "", "NS", fqdn(ROOT_NS.0));
@@ -413,12 +555,20 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
         resolver: format!("{}:53", RESOLVER[0]),
     };
     manifest.save(out).map_err(|e| GenerateError::io(out, e))?;
-    Ok(Summary { domains: opts.domains, delegated_zones: delegated.len() + MAIL_PROVIDERS.len(), signed_zones })
+    Ok(Summary {
+        domains: opts.domains,
+        delegated_zones: delegated.len() + MAIL_PROVIDERS.len(),
+        signed_zones,
+    })
 }
 
 fn append(path: &Path, text: &str) -> Result<(), GenerateError> {
-    let mut f = fs::OpenOptions::new().append(true).open(path).map_err(|e| GenerateError::io(path, e))?;
-    f.write_all(text.as_bytes()).map_err(|e| GenerateError::io(path, e))
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| GenerateError::io(path, e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| GenerateError::io(path, e))
 }
 
 fn domain_zone_path(i: usize, domain: &str) -> PathBuf {
@@ -429,22 +579,31 @@ fn write_lists(out: &Path, profiles: &[Profile], rates: &Rates) -> Result<(), Ge
     let csv_err = |path: &Path, e: csv::Error| GenerateError::io(path, std::io::Error::other(e));
     let targets = out.join("targets.csv");
     let mut w = csv::Writer::from_path(&targets).map_err(|e| csv_err(&targets, e))?;
-    w.write_record(["domain", "country", "sector", "organisation"]).map_err(|e| csv_err(&targets, e))?;
+    w.write_record(["domain", "country", "sector", "organisation"])
+        .map_err(|e| csv_err(&targets, e))?;
     for p in profiles {
-        w.write_record([p.listed_as.as_str(), p.country, p.sector, p.organisation.as_str()])
-            .map_err(|e| csv_err(&targets, e))?;
+        w.write_record([
+            p.listed_as.as_str(),
+            p.country,
+            p.sector,
+            p.organisation.as_str(),
+        ])
+        .map_err(|e| csv_err(&targets, e))?;
     }
     w.flush().map_err(|e| GenerateError::io(&targets, e))?;
 
     let truth = out.join("truth.csv");
     let mut w = csv::Writer::from_path(&truth).map_err(|e| csv_err(&truth, e))?;
-    w.write_record(profile::truth_header()).map_err(|e| csv_err(&truth, e))?;
+    w.write_record(profile::truth_header())
+        .map_err(|e| csv_err(&truth, e))?;
     for i in 0..profiles.len() {
-        w.write_record(profile::truth_row(profiles, i)).map_err(|e| csv_err(&truth, e))?;
+        w.write_record(profile::truth_row(profiles, i))
+            .map_err(|e| csv_err(&truth, e))?;
     }
     w.flush().map_err(|e| GenerateError::io(&truth, e))?;
 
-    let mut text = serde_json::to_string_pretty(rates).map_err(|e| GenerateError::io(out, std::io::Error::other(e)))?;
+    let mut text = serde_json::to_string_pretty(rates)
+        .map_err(|e| GenerateError::io(out, std::io::Error::other(e)))?;
     let _ = writeln!(text);
     write_file(&out.join("rates.json"), &text)
 }

@@ -255,17 +255,61 @@ pub struct Profile {
 
 /// Sector labels with their adoption factor and organisation words.
 pub const SECTORS: &[(&str, f64, &[&str])] = &[
-    ("public administration", 1.3, &["ministry", "municipality", "agency", "council", "tax-office"]),
-    ("finance", 1.25, &["bank", "insurance", "credit-union", "pension-fund"]),
-    ("health", 0.85, &["hospital", "clinic", "health-authority", "pharmacy"]),
-    ("education", 0.95, &["university", "college", "school", "academy"]),
-    ("telecom", 1.1, &["telecom", "mobile", "networks", "broadband"]),
-    ("other", 0.7, &["shop", "media", "logistics", "foods", "energy"]),
+    (
+        "public administration",
+        1.3,
+        &[
+            "ministry",
+            "municipality",
+            "agency",
+            "council",
+            "tax-office",
+        ],
+    ),
+    (
+        "finance",
+        1.25,
+        &["bank", "insurance", "credit-union", "pension-fund"],
+    ),
+    (
+        "health",
+        0.85,
+        &["hospital", "clinic", "health-authority", "pharmacy"],
+    ),
+    (
+        "education",
+        0.95,
+        &["university", "college", "school", "academy"],
+    ),
+    (
+        "telecom",
+        1.1,
+        &["telecom", "mobile", "networks", "broadband"],
+    ),
+    (
+        "other",
+        0.7,
+        &["shop", "media", "logistics", "foods", "energy"],
+    ),
 ];
 
 const PLACES: &[&str] = &[
-    "north", "riverside", "lakeview", "hill", "bay", "valley", "harbour", "green", "oak", "stone",
-    "east", "west", "bridge", "forest", "meadow", "coast",
+    "north",
+    "riverside",
+    "lakeview",
+    "hill",
+    "bay",
+    "valley",
+    "harbour",
+    "green",
+    "oak",
+    "stone",
+    "east",
+    "west",
+    "bridge",
+    "forest",
+    "meadow",
+    "coast",
 ];
 
 /// Adoption rates: base weights of each option; options that count as adopted are multiplied
@@ -382,7 +426,11 @@ pub fn draw(
         let place = PLACES[rng.below(PLACES.len())];
         let words = SECTORS[s].2;
         let word = words[rng.below(words.len())];
-        organisation = format!("{} {} {index}", capitalise(place), capitalise(&word.replace('-', " ")));
+        organisation = format!(
+            "{} {} {index}",
+            capitalise(place),
+            capitalise(&word.replace('-', " "))
+        );
         let sfx = SUFFIXES[suffix].name;
         let idn = matches!(sfx, "de" | "se" | "nl") && rng.chance(rates.idn);
         if idn {
@@ -400,15 +448,30 @@ pub fn draw(
         placement = if delegate {
             let f = factor(country, sector);
             let dnssec = rng.weighted(&tilt(
-                &[DnssecProfile::Secure, DnssecProfile::Unsigned, DnssecProfile::Bogus, DnssecProfile::Expired],
+                &[
+                    DnssecProfile::Secure,
+                    DnssecProfile::Unsigned,
+                    DnssecProfile::Bogus,
+                    DnssecProfile::Expired,
+                ],
                 &rates.dnssec,
                 &[true, false, false, false],
                 f,
             ));
-            let algorithm =
-                rng.weighted(&tilt(&Algorithm::ALL, &rates.algorithm, &[false, true, false, true, true], f));
+            let algorithm = rng.weighted(&tilt(
+                &Algorithm::ALL,
+                &rates.algorithm,
+                &[false, true, false, true, true],
+                f,
+            ));
             let mut denial = rng.weighted(&tilt(
-                &[Denial::Nsec, Denial::Nsec3(0), Denial::Nsec3(1), Denial::Nsec3(10), Denial::Nsec3(100)],
+                &[
+                    Denial::Nsec,
+                    Denial::Nsec3(0),
+                    Denial::Nsec3(1),
+                    Denial::Nsec3(10),
+                    Denial::Nsec3(100),
+                ],
                 &rates.denial,
                 &[true, true, false, false, false],
                 1.0,
@@ -423,7 +486,12 @@ pub fn draw(
                 &[true, true, false, false, false, false],
                 f,
             ));
-            Placement::Delegated { provider, dnssec, algorithm, denial }
+            Placement::Delegated {
+                provider,
+                dnssec,
+                algorithm,
+                denial,
+            }
         } else {
             Placement::Flat
         };
@@ -433,19 +501,30 @@ pub fn draw(
     let apex_aaaa = rng.chance(prob(rates.apex_aaaa, f));
     let www = match rng.weighted(&[(0, rates.www[0]), (1, rates.www[1]), (2, rates.www[2])]) {
         0 => Www::Absent,
-        1 => Www::Own { aaaa: rng.chance(prob(rates.www_aaaa, f)) },
+        1 => Www::Own {
+            aaaa: rng.chance(prob(rates.www_aaaa, f)),
+        },
         _ => Www::Cname,
     };
-    let mx = match rng.weighted(&[(0, rates.mx[0]), (1, rates.mx[1]), (2, rates.mx[2]), (3, rates.mx[3])]) {
+    let mx = match rng.weighted(&[
+        (0, rates.mx[0]),
+        (1, rates.mx[1]),
+        (2, rates.mx[2]),
+        (3, rates.mx[3]),
+    ]) {
         0 => Mx::None,
         1 => Mx::Null,
         2 => Mx::Shared(rng.below(MAIL_PROVIDERS.len())),
-        _ => Mx::Own { aaaa: rng.chance(prob(rates.own_mx_aaaa, f)) },
+        _ => Mx::Own {
+            aaaa: rng.chance(prob(rates.own_mx_aaaa, f)),
+        },
     };
     let spf_kind = rng.weighted(&tilt(
         &[0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9],
         &rates.spf,
-        &[false, true, true, false, false, true, true, false, false, false],
+        &[
+            false, true, true, false, false, true, true, false, false, false,
+        ],
         f,
     ));
     let spf = match spf_kind {
@@ -454,7 +533,10 @@ pub fn draw(
         2 => Spf::Own('~'),
         3 => Spf::Own('?'),
         4 => Spf::Own('+'),
-        5 => Spf::Include(rng.below(MAIL_PROVIDERS.len()), if rng.chance(0.6) { '-' } else { '~' }),
+        5 => Spf::Include(
+            rng.below(MAIL_PROVIDERS.len()),
+            if rng.chance(0.6) { '-' } else { '~' },
+        ),
         6 => Spf::Redirect(rng.below(MAIL_PROVIDERS.len())),
         7 => Spf::TooManyLookups,
         8 => Spf::SyntaxError,
@@ -483,12 +565,22 @@ pub fn draw(
     };
     let dkim = rng.chance(prob(rates.dkim, f));
     let caa = rng.weighted(&tilt(
-        &[Caa::Absent, Caa::Issue, Caa::IodefOnly, Caa::UnknownCritical],
+        &[
+            Caa::Absent,
+            Caa::Issue,
+            Caa::IodefOnly,
+            Caa::UnknownCritical,
+        ],
         &rates.caa,
         &[false, true, false, false],
         f,
     ));
-    let three = |rng: &mut Rng, w: &[f64; 3]| match rng.weighted(&tilt(&[0u8, 1, 2], w, &[false, true, false], f)) {
+    let three = |rng: &mut Rng, w: &[f64; 3]| match rng.weighted(&tilt(
+        &[0u8, 1, 2],
+        w,
+        &[false, true, false],
+        f,
+    )) {
         0 => Txt::Absent,
         1 => Txt::Present,
         _ => Txt::Invalid(rng.below(2) as u8),
@@ -517,13 +609,24 @@ pub fn draw(
 }
 
 fn factor(country: &str, sector: &str) -> f64 {
-    let c = COUNTRIES.iter().find(|(c, _)| *c == country).map_or(1.0, |(_, f)| *f);
-    let s = SECTORS.iter().find(|(s, _, _)| *s == sector).map_or(1.0, |(_, f, _)| *f);
+    let c = COUNTRIES
+        .iter()
+        .find(|(c, _)| *c == country)
+        .map_or(1.0, |(_, f)| *f);
+    let s = SECTORS
+        .iter()
+        .find(|(s, _, _)| *s == sector)
+        .map_or(1.0, |(_, f, _)| *f);
     c * s
 }
 
 fn pick_suffix(rng: &mut Rng, country: &str, sector: &str) -> usize {
-    let find = |name: &str| SUFFIXES.iter().position(|s: &Suffix| s.name == name).unwrap_or(0);
+    let find = |name: &str| {
+        SUFFIXES
+            .iter()
+            .position(|s: &Suffix| s.name == name)
+            .unwrap_or(0)
+    };
     if rng.chance(0.25) {
         return find(if rng.chance(0.7) { "com" } else { "org" });
     }
@@ -532,7 +635,10 @@ fn pick_suffix(rng: &mut Rng, country: &str, sector: &str) -> usize {
         ("GB", _) => find("co.uk"),
         ("US", "public administration") => find("gov"),
         ("US", _) => find(if rng.chance(0.6) { "com" } else { "org" }),
-        (c, _) => SUFFIXES.iter().position(|s| s.country == Some(c)).unwrap_or(0),
+        (c, _) => SUFFIXES
+            .iter()
+            .position(|s| s.country == Some(c))
+            .unwrap_or(0),
     }
 }
 
@@ -540,7 +646,9 @@ fn capitalise(s: &str) -> String {
     s.split(' ')
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -575,7 +683,11 @@ pub fn zone_facts(profiles: &[Profile], i: usize) -> ZoneFacts {
         Placement::Subdomain(parent) => zone_facts(profiles, parent),
         Placement::Flat => {
             let sfx = SUFFIXES[p.suffix];
-            let servers = if sfx.second_level { super::world::SLD_NS } else { super::world::TLD_NS };
+            let servers = if sfx.second_level {
+                super::world::SLD_NS
+            } else {
+                super::world::TLD_NS
+            };
             ZoneFacts {
                 apex: sfx.name.to_string(),
                 dnssec: Status::Secure,
@@ -586,7 +698,12 @@ pub fn zone_facts(profiles: &[Profile], i: usize) -> ZoneFacts {
                 ns_v6_answering: 2,
             }
         }
-        Placement::Delegated { provider, dnssec, algorithm, denial } => {
+        Placement::Delegated {
+            provider,
+            dnssec,
+            algorithm,
+            denial,
+        } => {
             let prov = DNS_PROVIDERS[provider];
             let signed = dnssec != DnssecProfile::Unsigned;
             ZoneFacts {
@@ -596,7 +713,11 @@ pub fn zone_facts(profiles: &[Profile], i: usize) -> ZoneFacts {
                     DnssecProfile::Unsigned => Status::Insecure,
                     DnssecProfile::Bogus | DnssecProfile::Expired => Status::Bogus,
                 },
-                algorithm: if signed { algorithm.status() } else { Status::NotApplicable },
+                algorithm: if signed {
+                    algorithm.status()
+                } else {
+                    Status::NotApplicable
+                },
                 algorithm_label: if signed { algorithm.label() } else { "" },
                 denial: match (signed, denial) {
                     (false, _) => String::new(),
@@ -686,7 +807,10 @@ pub fn mx_hosts(mx: Mx, domain: &str) -> (Vec<String>, usize) {
         Mx::None | Mx::Null => (vec![], 0),
         Mx::Shared(m) => {
             let prov = MAIL_PROVIDERS[m];
-            ((0..2).map(|n| prov.mx_name(n)).collect(), prov.mx_aaaa.iter().filter(|a| **a).count())
+            (
+                (0..2).map(|n| prov.mx_name(n)).collect(),
+                prov.mx_aaaa.iter().filter(|a| **a).count(),
+            )
         }
         Mx::Own { aaaa } => (vec![format!("mail.{domain}")], usize::from(aaaa)),
     }

@@ -12,7 +12,12 @@ const DKIM_KEY: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
 /// Web address of a target (shared hosting in 198.18.2.0/23).
 pub fn web_v4(p: &Profile) -> Ipv4Addr {
-    Ipv4Addr::new(198, 18, 2 + (p.web_host / 250) as u8, 1 + (p.web_host % 250) as u8)
+    Ipv4Addr::new(
+        198,
+        18,
+        2 + (p.web_host / 250) as u8,
+        1 + (p.web_host % 250) as u8,
+    )
 }
 
 /// Web IPv6 address of a target.
@@ -25,7 +30,9 @@ pub fn txt(out: &mut String, owner: &str, text: &str) {
     let _ = write!(out, "{} 3600 IN TXT", fqdn(owner));
     let bytes = text.as_bytes();
     for chunk in bytes.chunks(255) {
-        let s = String::from_utf8_lossy(chunk).replace('\\', "\\\\").replace('"', "\\\"");
+        let s = String::from_utf8_lossy(chunk)
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"");
         let _ = write!(out, " \"{s}\"");
     }
     out.push('\n');
@@ -45,11 +52,17 @@ pub fn spf_texts(spf: Spf) -> Vec<String> {
     match spf {
         Spf::None => vec![],
         Spf::Own(q) => vec![format!("v=spf1 ip4:198.51.100.0/24 a {q}all")],
-        Spf::Include(m, q) => vec![format!("v=spf1 include:{} {q}all", MAIL_PROVIDERS[m].spf_name())],
+        Spf::Include(m, q) => vec![format!(
+            "v=spf1 include:{} {q}all",
+            MAIL_PROVIDERS[m].spf_name()
+        )],
         Spf::Redirect(m) => vec![format!("v=spf1 redirect={}", MAIL_PROVIDERS[m].spf_name())],
         Spf::TooManyLookups => vec![format!("v=spf1 include:{TOO_MANY_LOOKUPS} -all")],
         Spf::SyntaxError => vec!["v=spf1 ip4:198.51.100.300 -all".into()],
-        Spf::TwoRecords => vec!["v=spf1 ip4:198.51.100.0/24 -all".into(), "v=spf1 ~all".into()],
+        Spf::TwoRecords => vec![
+            "v=spf1 ip4:198.51.100.0/24 -all".into(),
+            "v=spf1 ~all".into(),
+        ],
     }
 }
 
@@ -68,7 +81,9 @@ pub fn dmarc_texts(d: Dmarc, domain: &str) -> Vec<String> {
             let _ = write!(s, "; rua=mailto:dmarc-reports@{domain}");
             vec![s]
         }
-        Dmarc::BadPolicy => vec![format!("v=DMARC1; p=block; rua=mailto:dmarc-reports@{domain}")],
+        Dmarc::BadPolicy => vec![format!(
+            "v=DMARC1; p=block; rua=mailto:dmarc-reports@{domain}"
+        )],
         Dmarc::TwoRecords => vec!["v=DMARC1; p=reject".into(), "v=DMARC1; p=none".into()],
     }
 }
@@ -101,23 +116,37 @@ pub fn target_records(out: &mut String, p: &Profile) {
         Mx::Own { aaaa } => {
             let host = format!("mail.{d}");
             rr(out, d, "MX", format!("10 {host}."));
-            rr(out, &host, "A", Ipv4Addr::new(198, 18, 3, 1 + (p.web_host % 250) as u8));
+            rr(
+                out,
+                &host,
+                "A",
+                Ipv4Addr::new(198, 18, 3, 1 + (p.web_host % 250) as u8),
+            );
             if aaaa {
-                rr(out, &host, "AAAA", Ipv6Addr::new(0x2001, 0xdb8, 0x25, 1, 0, 0, 0, 1 + p.web_host as u16));
+                rr(
+                    out,
+                    &host,
+                    "AAAA",
+                    Ipv6Addr::new(0x2001, 0xdb8, 0x25, 1, 0, 0, 0, 1 + p.web_host as u16),
+                );
             }
         }
     }
     for text in spf_texts(p.spf) {
         txt(out, d, &text);
     }
-    if p.spf == Spf::None && p.web_host % 3 == 0 {
+    if p.spf == Spf::None && p.web_host.is_multiple_of(3) {
         txt(out, d, "site-verification=4f9d2c");
     }
     for text in dmarc_texts(p.dmarc, d) {
         txt(out, &format!("_dmarc.{d}"), &text);
     }
     if p.dkim {
-        txt(out, &format!("sel1._domainkey.{d}"), &format!("v=DKIM1; k=ed25519; p={DKIM_KEY}"));
+        txt(
+            out,
+            &format!("sel1._domainkey.{d}"),
+            &format!("v=DKIM1; k=ed25519; p={DKIM_KEY}"),
+        );
     }
     match p.caa {
         Caa::Absent => {}
@@ -133,8 +162,16 @@ pub fn target_records(out: &mut String, p: &Profile) {
     }
     match p.tls_rpt {
         Txt::Absent => {}
-        Txt::Present => txt(out, &format!("_smtp._tls.{d}"), &format!("v=TLSRPTv1; rua=mailto:tlsrpt@{d}")),
-        Txt::Invalid(0) => txt(out, &format!("_smtp._tls.{d}"), "v=TLSRPTv1; rua=ftp://reports.example.net/"),
+        Txt::Present => txt(
+            out,
+            &format!("_smtp._tls.{d}"),
+            &format!("v=TLSRPTv1; rua=mailto:tlsrpt@{d}"),
+        ),
+        Txt::Invalid(0) => txt(
+            out,
+            &format!("_smtp._tls.{d}"),
+            "v=TLSRPTv1; rua=ftp://reports.example.net/",
+        ),
         Txt::Invalid(_) => txt(out, &format!("_smtp._tls.{d}"), "v=TLSRPTv1;"),
     }
     match p.mta_sts {
@@ -153,7 +190,11 @@ pub fn zone_head(out: &mut String, apex: &str, ns: &[String]) {
         out,
         "{owner} 3600 IN SOA {} hostmaster.{} 2026112801 7200 3600 1209600 300",
         ns.first().map(|n| fqdn(n)).unwrap_or_else(|| ".".into()),
-        if apex.is_empty() { "root-servers.net.".to_string() } else { owner.clone() },
+        if apex.is_empty() {
+            "root-servers.net.".to_string()
+        } else {
+            owner.clone()
+        },
     );
     for n in ns {
         let _ = writeln!(out, "{owner} 3600 IN NS {n}.");

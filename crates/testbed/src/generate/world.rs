@@ -17,20 +17,62 @@ pub struct Suffix {
 
 /// Suffixes under which targets are registered.
 pub const SUFFIXES: &[Suffix] = &[
-    Suffix { name: "nl", country: Some("NL"), second_level: false },
-    Suffix { name: "se", country: Some("SE"), second_level: false },
-    Suffix { name: "de", country: Some("DE"), second_level: false },
-    Suffix { name: "br", country: Some("BR"), second_level: false },
-    Suffix { name: "co.uk", country: Some("GB"), second_level: true },
-    Suffix { name: "gov.uk", country: Some("GB"), second_level: true },
-    Suffix { name: "gov", country: Some("US"), second_level: false },
-    Suffix { name: "com", country: None, second_level: false },
-    Suffix { name: "org", country: None, second_level: false },
+    Suffix {
+        name: "nl",
+        country: Some("NL"),
+        second_level: false,
+    },
+    Suffix {
+        name: "se",
+        country: Some("SE"),
+        second_level: false,
+    },
+    Suffix {
+        name: "de",
+        country: Some("DE"),
+        second_level: false,
+    },
+    Suffix {
+        name: "br",
+        country: Some("BR"),
+        second_level: false,
+    },
+    Suffix {
+        name: "co.uk",
+        country: Some("GB"),
+        second_level: true,
+    },
+    Suffix {
+        name: "gov.uk",
+        country: Some("GB"),
+        second_level: true,
+    },
+    Suffix {
+        name: "gov",
+        country: Some("US"),
+        second_level: false,
+    },
+    Suffix {
+        name: "com",
+        country: None,
+        second_level: false,
+    },
+    Suffix {
+        name: "org",
+        country: None,
+        second_level: false,
+    },
 ];
 
 /// Countries of targets under generic TLDs, and the adoption factor of each country.
-pub const COUNTRIES: &[(&str, f64)] =
-    &[("NL", 1.35), ("SE", 1.2), ("DE", 1.0), ("BR", 0.6), ("GB", 1.05), ("US", 0.9)];
+pub const COUNTRIES: &[(&str, f64)] = &[
+    ("NL", 1.35),
+    ("SE", 1.2),
+    ("DE", 1.0),
+    ("BR", 0.6),
+    ("GB", 1.05),
+    ("US", 0.9),
+];
 
 /// TLDs the TLD servers host (all signed); `uk` delegates `co.uk` and `gov.uk`.
 pub const TLDS: &[&str] = &["com", "net", "org", "gov", "nl", "se", "de", "br", "uk"];
@@ -41,19 +83,38 @@ pub const SECOND_LEVEL: &[&str] = &["co.uk", "gov.uk"];
 /// Root server.
 pub const ROOT_NS: (&str, [IpAddr; 2]) = (
     "a.root-servers.net",
-    [IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1))],
+    [
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+    ],
 );
 
 /// TLD servers: (name, IPv4, IPv6).
 pub const TLD_NS: [(&str, Ipv4Addr, Ipv6Addr); 2] = [
-    ("ns1.tld-servers.net", Ipv4Addr::new(192, 0, 2, 2), Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2)),
-    ("ns2.tld-servers.net", Ipv4Addr::new(192, 0, 2, 3), Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 3)),
+    (
+        "ns1.tld-servers.net",
+        Ipv4Addr::new(192, 0, 2, 2),
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2),
+    ),
+    (
+        "ns2.tld-servers.net",
+        Ipv4Addr::new(192, 0, 2, 3),
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 3),
+    ),
 ];
 
 /// Second-level registry servers.
 pub const SLD_NS: [(&str, Ipv4Addr, Ipv6Addr); 2] = [
-    ("ns1.sld-servers.net", Ipv4Addr::new(192, 0, 2, 4), Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 4)),
-    ("ns2.sld-servers.net", Ipv4Addr::new(192, 0, 2, 5), Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 5)),
+    (
+        "ns1.sld-servers.net",
+        Ipv4Addr::new(192, 0, 2, 4),
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 4),
+    ),
+    (
+        "ns2.sld-servers.net",
+        Ipv4Addr::new(192, 0, 2, 5),
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 5),
+    ),
 ];
 
 /// The validating resolver's addresses.
@@ -85,12 +146,30 @@ pub struct DnsProvider {
 /// The DNS hosting providers. Their IPv6 arrangement gives the `ns_ipv6` truth of every zone
 /// they host.
 pub const DNS_PROVIDERS: [DnsProvider; 6] = [
-    DnsProvider { index: 0, v6: [V6::Answers, V6::Answers] },
-    DnsProvider { index: 1, v6: [V6::Answers, V6::Answers] },
-    DnsProvider { index: 2, v6: [V6::Answers, V6::NoAaaa] },
-    DnsProvider { index: 3, v6: [V6::NoAaaa, V6::NoAaaa] },
-    DnsProvider { index: 4, v6: [V6::Answers, V6::Dead] },
-    DnsProvider { index: 5, v6: [V6::Dead, V6::NoAaaa] },
+    DnsProvider {
+        index: 0,
+        v6: [V6::Answers, V6::Answers],
+    },
+    DnsProvider {
+        index: 1,
+        v6: [V6::Answers, V6::Answers],
+    },
+    DnsProvider {
+        index: 2,
+        v6: [V6::Answers, V6::NoAaaa],
+    },
+    DnsProvider {
+        index: 3,
+        v6: [V6::NoAaaa, V6::NoAaaa],
+    },
+    DnsProvider {
+        index: 4,
+        v6: [V6::Answers, V6::Dead],
+    },
+    DnsProvider {
+        index: 5,
+        v6: [V6::Dead, V6::NoAaaa],
+    },
 ];
 
 impl DnsProvider {
@@ -150,10 +229,26 @@ pub struct MailProvider {
 
 /// The mail providers.
 pub const MAIL_PROVIDERS: [MailProvider; 4] = [
-    MailProvider { index: 0, mx_aaaa: [true, true], spf_all: '-' },
-    MailProvider { index: 1, mx_aaaa: [true, false], spf_all: '-' },
-    MailProvider { index: 2, mx_aaaa: [false, false], spf_all: '~' },
-    MailProvider { index: 3, mx_aaaa: [true, true], spf_all: '?' },
+    MailProvider {
+        index: 0,
+        mx_aaaa: [true, true],
+        spf_all: '-',
+    },
+    MailProvider {
+        index: 1,
+        mx_aaaa: [true, false],
+        spf_all: '-',
+    },
+    MailProvider {
+        index: 2,
+        mx_aaaa: [false, false],
+        spf_all: '~',
+    },
+    MailProvider {
+        index: 3,
+        mx_aaaa: [true, true],
+        spf_all: '?',
+    },
 ];
 
 impl MailProvider {
@@ -179,7 +274,16 @@ impl MailProvider {
 
     /// IPv6 of MX host `n`.
     pub fn mx_v6(&self, n: usize) -> Ipv6Addr {
-        Ipv6Addr::new(0x2001, 0xdb8, 0x25, 0, 0, 0, 0, 0x10 + 2 * self.index as u16 + n as u16)
+        Ipv6Addr::new(
+            0x2001,
+            0xdb8,
+            0x25,
+            0,
+            0,
+            0,
+            0,
+            0x10 + 2 * self.index as u16 + n as u16,
+        )
     }
 
     /// The `all` result a foreign address gets from its SPF record.

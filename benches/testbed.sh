@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Benchmark: generating and bringing up a large private internet.
+#   benches/testbed.sh [DOMAINS] [DIR]     (default 1000000, /tmp/uptake-bench-testbed)
+# Prints seconds and peak memory of `uptake testbed generate` and of bringing the servers up
+# (time until every NSD and Unbound answers), plus the servers' resident memory once up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+domains=${1:-1000000}
+dir=${2:-/tmp/uptake-bench-testbed}
+cargo build --release -q -p uptake-cli
+bin=target/release/uptake
+rm -rf "$dir"
+/usr/bin/time -f '%e %M' -o /tmp/uptake-bench-gen.time "$bin" testbed generate --domains "$domains" --seed 1 --out "$dir"
+read -r gen_s gen_kb < /tmp/uptake-bench-gen.time
+export UPTAKE_TESTBED_START_TIMEOUT=3600
+/usr/bin/time -f '%e %M' -o /tmp/uptake-bench-up.time "$bin" testbed run "$dir" -- \
+  sh -c 'ps -e -o rss=,comm= | awk "/nsd|unbound/ {s+=\$1} END {print s}" > /tmp/uptake-bench-rss'
+read -r up_s _ < /tmp/uptake-bench-up.time
+servers_kb=$(cat /tmp/uptake-bench-rss)
+echo "testbed bench: domains=$domains"
+echo "  generate: ${gen_s} s, peak RSS $((gen_kb / 1024)) MiB, on disk $(du -sh "$dir" | cut -f1)"
+echo "  bring up: ${up_s} s (start to all servers answering, and stop), servers RSS total $((servers_kb / 1024)) MiB"

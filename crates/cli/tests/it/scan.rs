@@ -1,0 +1,266 @@
+//! `uptake scan` over the private internet agrees with the generator's truth, domain by domain,
+//! and its Parquet output opens in DuckDB and pyarrow.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use uptake_model::Check;
+
+use crate::harness::{csv_rows, python, run, testbed, uptake};
+
+/// Columns compared besides the statuses: (truth column, scan column).
+const EVIDENCE: &[(&str, &str)] = &[
+    ("mx_hosts_with_aaaa", "mx_hosts_with_aaaa"),
+    ("apex_aaaa", "web_apex_aaaa"),
+    ("www_aaaa", "web_www_aaaa"),
+    ("caa_found_at", "caa_found_at"),
+    ("dmarc_source", "dmarc_source"),
+    ("zone", "zone"),
+];
+
+fn export_sql(dataset: &Path, scan: &str, out: &Path) -> String {
+    let mut cols: Vec<String> = vec!["domain".into()];
+    cols.extend(Check::ALL.iter().map(|c| c.status_column()));
+    cols.extend(
+        EVIDENCE
+            .iter()
+            .map(|(_, s)| format!("coalesce(CAST({s} AS VARCHAR), '') AS {s}")),
+    );
+    format!(
+        "COPY (SELECT {} FROM read_parquet('{}/scan={scan}/*.parquet') ORDER BY domain) TO '{}' (HEADER)",
+        cols.join(", "),
+        dataset.display(),
+        out.display()
+    )
+}
+
+#[test]
+fn scan_agrees_with_truth_and_opens_in_duckdb_and_pyarrow() {
+    let dir = testbed();
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let bin = env!("CARGO_BIN_EXE_uptake");
+    let script = format!(
+        "set -e; for id in first second; do {bin} scan --quiet --targets {t} --out {d} --scan-id $id; done",
+        t = dir.join("targets.csv").display(),
+        d = data.display()
+    );
+    let out = run(uptake()
+        .args(["testbed", "run"])
+        .arg(dir)
+        .args(["--", "sh", "-c", &script]));
+    assert!(out.status.success(), "scan failed");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+
+    // Read back with DuckDB (an independent Parquet reader) and check the types with pyarrow.
+    let first = work.path().join("first.csv");
+    let second = work.path().join("second.csv");
+    let py = format!(
+        r#"
+import duckdb, pyarrow.parquet as pq, glob, sys
+con = duckdb.connect()
+con.execute("""{}""")
+con.execute("""{}""")
+parts = glob.glob("{d}/scan=first/*.parquet")
+assert parts, "no part files"
+schema = pq.read_schema(parts[0])
+assert str(schema.field("dnssec_status").type).startswith("dictionary"), schema.field("dnssec_status").type
+assert str(schema.field("scanned_at").type) == "timestamp[us, tz=UTC]", schema.field("scanned_at").type
+assert str(schema.field("mx_hosts").type) == "list<item: string>" or str(schema.field("mx_hosts").type).startswith("list<"), schema.field("mx_hosts").type
+meta = pq.read_metadata(parts[0]).metadata
+assert meta[b"uptake.scan_id"] == b"first", meta
+n = con.execute("SELECT count(*) FROM read_parquet('{d}/scan=first/*.parquet')").fetchone()[0]
+print("rows", n)
+"#,
+        export_sql(&data, "first", &first),
+        export_sql(&data, "second", &second),
+        d = data.display()
+    );
+    let out = run(python().args(["-c", &py]));
+    assert!(
+        out.status.success(),
+        "duckdb/pyarrow could not read the dataset"
+    );
+
+    let truth: HashMap<String, HashMap<String, String>> = csv_rows(&dir.join("truth.csv"))
+        .into_iter()
+        .map(|r| (r["domain"].clone(), r))
+        .collect();
+    let got = csv_rows(&first);
+    assert_eq!(got.len(), truth.len(), "one row per target");
+    let mut mismatches: Vec<String> = Vec::new();
+    let mut per_column: HashMap<String, usize> = HashMap::new();
+    for row in &got {
+        let t = truth
+            .get(&row["domain"])
+            .unwrap_or_else(|| panic!("scanned {} is not in truth.csv", row["domain"]));
+        let mut compare = |tcol: &str, scol: &str| {
+            if t[tcol] != row[scol] {
+                *per_column.entry(scol.to_string()).or_default() += 1;
+                mismatches.push(format!(
+                    "{} {scol}: expected '{}', got '{}'",
+                    row["domain"], t[tcol], row[scol]
+                ));
+            }
+        };
+        for c in Check::ALL {
+            let col = c.status_column();
+            compare(&col, &col);
+        }
+        for (tcol, scol) in EVIDENCE {
+            compare(tcol, scol);
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches ({per_column:?}); first ones:\n{}",
+        mismatches.len(),
+        mismatches
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let again = csv_rows(&second);
+    assert!(
+        got == again,
+        "a second scan of the same testbed gave other findings"
+    );
+}
+
+#[test]
+fn unanswering_resolver_gives_errors_not_absent() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let list = work.path().join("list.txt");
+    std::fs::write(&list, "example.nl\nexample.se\n").expect("write");
+    let data = work.path().join("data");
+    // Nothing listens on 127.0.0.1:9 (discard over UDP): every query times out.
+    let out = run(uptake()
+        .args([
+            "scan",
+            "--quiet",
+            "--resolver",
+            "127.0.0.1:9",
+            "--dns-timeout",
+            "0.2",
+            "--dns-attempts",
+            "2",
+            "--scan-id",
+            "x",
+            "--targets",
+        ])
+        .arg(&list)
+        .arg("--out")
+        .arg(&data));
+    assert!(out.status.success());
+    let csv = work.path().join("x.csv");
+    let sql = format!(
+        "COPY (SELECT domain, dnssec_status, spf_status, dmarc_status, dkim_status, caa_status, dmarc_reason FROM read_parquet('{}/scan=x/*.parquet')) TO '{}' (HEADER)",
+        data.display(),
+        csv.display()
+    );
+    let out = run(python().args([
+        "-c",
+        &format!("import duckdb; duckdb.sql(\"\"\"{sql}\"\"\")"),
+    ]));
+    assert!(out.status.success());
+    let rows = csv_rows(&csv);
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        for col in [
+            "dnssec_status",
+            "spf_status",
+            "dmarc_status",
+            "dkim_status",
+            "caa_status",
+        ] {
+            assert_eq!(r[col], "error", "{col} of {}", r["domain"]);
+        }
+        assert!(
+            r["dmarc_reason"].contains("timeout"),
+            "reason: {}",
+            r["dmarc_reason"]
+        );
+    }
+}
+
+#[test]
+fn bad_target_lists() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let scan = |name: &str, content: &[u8]| {
+        let path = work.path().join(name);
+        std::fs::write(&path, content).expect("write");
+        uptake()
+            .args([
+                "scan",
+                "--quiet",
+                "--resolver",
+                "127.0.0.1:9",
+                "--dns-timeout",
+                "0.05",
+                "--dns-attempts",
+                "1",
+                "--scan-id",
+                name,
+                "--targets",
+            ])
+            .arg(&path)
+            .arg("--out")
+            .arg(work.path().join("data"))
+            .output()
+            .expect("spawn")
+    };
+    for (name, content, needle) in [
+        ("empty", &b""[..], "is empty"),
+        ("binary", &b"\x7fELF\x00\x01\x02\x03"[..], "not a text file"),
+        (
+            "nodomain",
+            &b"name,country\nexample.nl,NL\n"[..],
+            "no 'domain' column",
+        ),
+    ] {
+        let out = scan(name, content);
+        assert!(!out.status.success(), "{name} must fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{name}: {err}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{name}: one line expected: {err}"
+        );
+    }
+    let long = "x".repeat(10_000);
+    let label64 = "a".repeat(64);
+    let text = format!("domain,country\n{long}.nl,NL\nhas space.nl,NL\nbad..nl,NL\n{label64}.nl,NL\nok.nl,NL\nOK.nl.,NL\n");
+    let out = scan("mixed", text.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rejects = csv_rows(&work.path().join("data/scan=mixed/rejects.csv"));
+    assert_eq!(rejects.len(), 4, "{rejects:?}");
+    let reasons: Vec<&str> = rejects.iter().map(|r| r["reason"].as_str()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("whitespace")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("empty label")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("exceeds 63")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("10003 characters")),
+        "{reasons:?}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 domains") && err.contains("4 rejected") && err.contains("1 duplicates"),
+        "{err}"
+    );
+}

@@ -1,0 +1,254 @@
+//! The scan's view of the DNS: typed lookups over the measurement client, counted per
+//! domain, with the CD bit set for a domain whose DNSSEC is bogus (so what it publishes is
+//! still measured) and the shared-answer cache used for names outside the domain.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+use uptake_checks::Lookup;
+use uptake_dns::{Client, Name, Query, RData, RecordType, Response, ResponseCode};
+
+/// Answers about name-server reachability over IPv6, shared by every domain of a scan.
+#[derive(Default)]
+pub struct ReachabilityCache {
+    cells: Mutex<HashMap<IpAddr, Arc<OnceCell<bool>>>>,
+}
+
+/// Lookups for one domain.
+pub struct DomainDns<'a> {
+    client: &'a Client,
+    reach: &'a ReachabilityCache,
+    /// Set the CD bit (the domain's zone is bogus).
+    pub checking_disabled: bool,
+    /// The domain: names at or below it are not cached across domains.
+    pub domain: String,
+    queries: AtomicI64,
+}
+
+/// Presentation form of a name without the trailing dot, lower case.
+pub fn name_text(name: &Name) -> String {
+    let s = name.to_ascii().to_ascii_lowercase();
+    s.strip_suffix('.').map(str::to_string).unwrap_or(s)
+}
+
+fn rcode_reason(r: &Response) -> String {
+    let mut s = format!("{}", r.rcode);
+    if !r.ede.is_empty() {
+        let codes: Vec<String> = r
+            .ede
+            .iter()
+            .map(|e| match &e.text {
+                Some(t) if !t.is_empty() => format!("EDE {} {t}", e.code),
+                _ => format!("EDE {}", e.code),
+            })
+            .collect();
+        s.push_str(&format!(" ({})", codes.join(", ")));
+    }
+    s
+}
+
+impl<'a> DomainDns<'a> {
+    /// Lookups for `domain`.
+    pub fn new(client: &'a Client, reach: &'a ReachabilityCache, domain: &str) -> Self {
+        DomainDns {
+            client,
+            reach,
+            checking_disabled: false,
+            domain: domain.to_string(),
+            queries: AtomicI64::new(0),
+        }
+    }
+
+    /// Queries sent so far for this domain.
+    pub fn queries(&self) -> i64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    fn is_own(&self, name: &str) -> bool {
+        name == self.domain || name.ends_with(&format!(".{}", self.domain))
+    }
+
+    /// Sends one query; names outside the domain go through the shared cache.
+    pub async fn raw(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        cd: bool,
+    ) -> Result<Arc<Response>, String> {
+        let qname = Name::from_str(&format!("{}.", name.trim_end_matches('.')))
+            .map_err(|e| format!("bad name {name}: {e}"))?;
+        let q = Query {
+            name: qname,
+            rtype,
+            checking_disabled: cd,
+        };
+        let r = if self.is_own(name) {
+            self.queries.fetch_add(1, Ordering::Relaxed);
+            self.client.query(&q).await
+        } else {
+            self.client.query_shared(&q).await
+        };
+        r.map_err(|e| e.to_string())
+    }
+
+    /// A typed lookup: `extract` picks the wanted records from the answer section.
+    pub async fn lookup<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        extract: impl Fn(&RData) -> Option<T>,
+    ) -> Lookup<T> {
+        match self.raw(name, rtype, self.checking_disabled).await {
+            Err(e) => Lookup::Failed(e),
+            Ok(r) => classify(&r, extract),
+        }
+    }
+
+    /// TXT records, each one's character-strings concatenated.
+    pub async fn txt(&self, name: &str) -> Lookup<String> {
+        self.lookup(name, RecordType::TXT, |d| match d {
+            RData::TXT(t) => Some(
+                t.txt_data
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s))
+                    .collect::<String>(),
+            ),
+            _ => None,
+        })
+        .await
+    }
+
+    /// A records.
+    pub async fn a(&self, name: &str) -> Lookup<Ipv4Addr> {
+        self.lookup(name, RecordType::A, |d| match d {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .await
+    }
+
+    /// AAAA records.
+    pub async fn aaaa(&self, name: &str) -> Lookup<Ipv6Addr> {
+        self.lookup(name, RecordType::AAAA, |d| match d {
+            RData::AAAA(a) => Some(a.0),
+            _ => None,
+        })
+        .await
+    }
+
+    /// MX records as (preference, exchange).
+    pub async fn mx(&self, name: &str) -> Lookup<(u16, String)> {
+        self.lookup(name, RecordType::MX, |d| match d {
+            RData::MX(mx) => Some((mx.preference, name_text(&mx.exchange))),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Whether a name server answers a query for `zone` at `address` (port 53), cached per
+    /// address for the scan. No answer (timeout, refused) is `false`.
+    pub async fn answers_at(&self, address: IpAddr, zone: &str) -> bool {
+        let cell = {
+            let mut cells = self.reach.cells.lock().unwrap_or_else(|e| e.into_inner());
+            cells.entry(address).or_default().clone()
+        };
+        *cell
+            .get_or_init(|| async {
+                let Ok(name) = Name::from_str(&format!("{}.", zone.trim_end_matches('.'))) else {
+                    return false;
+                };
+                let q = Query {
+                    name,
+                    rtype: RecordType::SOA,
+                    checking_disabled: true,
+                };
+                self.queries.fetch_add(1, Ordering::Relaxed);
+                self.client
+                    .query_server(SocketAddr::new(address, 53), &q)
+                    .await
+                    .is_ok()
+            })
+            .await
+    }
+}
+
+/// Turns a response into a [`Lookup`].
+pub fn classify<T>(r: &Response, extract: impl Fn(&RData) -> Option<T>) -> Lookup<T> {
+    if r.rcode == ResponseCode::NXDomain {
+        return Lookup::NxDomain;
+    }
+    if r.rcode != ResponseCode::NoError {
+        return Lookup::Failed(rcode_reason(r));
+    }
+    let data: Vec<T> = r
+        .answers
+        .iter()
+        .filter_map(|rec| extract(&rec.data))
+        .collect();
+    if data.is_empty() {
+        Lookup::NoData
+    } else {
+        Lookup::Data(data)
+    }
+}
+
+/// Raw RDATA of a record type hickory keeps opaque (DNSKEY, DS, NSEC3PARAM without its
+/// DNSSEC feature).
+pub fn opaque(d: &RData, code: RecordType) -> Option<Vec<u8>> {
+    match d {
+        RData::Unknown { code: c, rdata } if *c == code => Some(rdata.anything.clone()),
+        _ => None,
+    }
+}
+
+/// The SPF evaluator's view of the DNS.
+pub struct SpfDns<'d, 'a>(pub &'d DomainDns<'a>);
+
+fn spf_result<T>(l: Lookup<T>) -> Result<Vec<T>, uptake_spf::DnsFailure> {
+    match l {
+        Lookup::Data(v) => Ok(v),
+        Lookup::NoData => Ok(vec![]),
+        Lookup::NxDomain => Err(uptake_spf::DnsFailure::NxDomain),
+        Lookup::Failed(r) => Err(uptake_spf::DnsFailure::Temporary(r)),
+    }
+}
+
+impl uptake_spf::SpfDns for SpfDns<'_, '_> {
+    async fn txt(&self, name: &str) -> Result<Vec<String>, uptake_spf::DnsFailure> {
+        spf_result(self.0.txt(name).await)
+    }
+    async fn a(&self, name: &str) -> Result<Vec<Ipv4Addr>, uptake_spf::DnsFailure> {
+        spf_result(self.0.a(name).await)
+    }
+    async fn aaaa(&self, name: &str) -> Result<Vec<Ipv6Addr>, uptake_spf::DnsFailure> {
+        spf_result(self.0.aaaa(name).await)
+    }
+    async fn mx(&self, name: &str) -> Result<Vec<(u16, String)>, uptake_spf::DnsFailure> {
+        spf_result(self.0.mx(name).await)
+    }
+    async fn ptr(&self, ip: IpAddr) -> Result<Vec<String>, uptake_spf::DnsFailure> {
+        let name = match ip {
+            IpAddr::V4(v4) => {
+                let o = v4.octets();
+                format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+            }
+            IpAddr::V6(v6) => {
+                let hex: String = v6.octets().iter().map(|b| format!("{b:02x}")).collect();
+                let nibbles: Vec<String> = hex.chars().rev().map(|c| c.to_string()).collect();
+                format!("{}.ip6.arpa", nibbles.join("."))
+            }
+        };
+        spf_result(
+            self.0
+                .lookup(&name, RecordType::PTR, |d| match d {
+                    RData::PTR(p) => Some(name_text(&p.0)),
+                    _ => None,
+                })
+                .await,
+        )
+    }
+}
