@@ -73,7 +73,7 @@ pub fn algorithm(dnssec: Status, keys: &Lookup<Dnskey>) -> Finding {
     let mut problems = Vec::new();
     for k in keys.iter().filter(|k| k.flags & 0x0100 != 0) {
         match k.algorithm {
-            13 | 14 | 15 | 16 => {}
+            13..=16 => {}
             8 | 10 => match k.rsa_bits {
                 Some(bits) if bits >= 2048 => {}
                 Some(bits) => problems.push(format!(

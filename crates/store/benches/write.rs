@@ -18,7 +18,7 @@ fn row(i: usize) -> ScanRow {
         "timeout",
     );
     r.extra = vec![Some(format!("{i}")), Some("tranco".into())];
-    if i % 10 != 0 {
+    if !i.is_multiple_of(10) {
         let statuses = [Status::Present, Status::Absent, Status::Invalid];
         let f = |k: usize| Finding::of(statuses[(i + k) % 3]);
         r.registrable_domain = Some(format!("example{}.nl", i % 9973));
@@ -28,7 +28,7 @@ fn row(i: usize) -> ScanRow {
         r.dns_rcode = Some("NOERROR".into());
         r.zone = Some(format!("example{}.nl", i % 9973));
         r.dns_queries = 20 + (i % 7) as i64;
-        r.dnssec = Finding::of(if i % 2 == 0 {
+        r.dnssec = Finding::of(if i.is_multiple_of(2) {
             Status::Secure
         } else {
             Status::Insecure
@@ -64,9 +64,9 @@ fn row(i: usize) -> ScanRow {
         r.dkim = f(1);
         r.tls_rpt = f(2);
         r.mta_sts_record = Finding::of(Status::Absent);
-        r.web_apex_aaaa = Some(i % 3 == 0);
+        r.web_apex_aaaa = Some(i.is_multiple_of(3));
         r.web_www_exists = Some(true);
-        r.web_www_aaaa = Some(i % 4 == 0);
+        r.web_www_aaaa = Some(i.is_multiple_of(4));
     }
     r
 }

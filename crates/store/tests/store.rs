@@ -33,14 +33,14 @@ fn row(i: usize) -> ScanRow {
         "timeout",
     );
     r.extra = vec![
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             None
         } else {
             Some(format!("{i}"))
         },
         Some("top".into()),
     ];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         r.registrable_domain = Some(format!("d{i}.example"));
         r.public_suffix = Some("example".into());
         r.country = Some("NL".into());
