@@ -66,7 +66,12 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
     let mut dns = DomainDns::new(ctx.client, ctx.reach, domain);
 
     // 1. The SOA query at the domain decides DNSSEC, the zone and whether the rest can run.
-    let first = dns.raw(domain, RecordType::SOA, false).await;
+    let mut first = dns.raw(domain, RecordType::SOA, false).await;
+    if matches!(&first, Ok(r) if r.rcode == ResponseCode::ServFail) {
+        // A SERVFAIL can be transient (an overloaded resolver, an upstream timeout): ask once
+        // more before the CD=1 query decides between bogus and failure.
+        first = dns.raw(domain, RecordType::SOA, false).await;
+    }
     let (response, dnssec) = match &first {
         Err(e) => {
             set_all_errors(&mut row, &format!("resolver: {e}"));
