@@ -172,6 +172,11 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         summary.rejects,
         summary.duplicates
     );
+    let st = &summary.dns_stats;
+    eprintln!(
+        "  DNS: {} sent, {} timeouts, {} retries, {} TCP fallbacks, {} cache hits, {} mismatched responses dropped",
+        st.sent, st.timeouts, st.retries, st.tcp_fallbacks, st.cache_hits, st.dropped_mismatched
+    );
     for (check, counts) in &summary.statuses {
         let line: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
         eprintln!("  {check:<16} {}", line.join(", "));

@@ -56,6 +56,8 @@ pub struct ScanSummary {
     pub elapsed: Duration,
     /// DNS queries sent.
     pub dns_queries: u64,
+    /// The DNS client's counters (timeouts, retries, TCP fallbacks, cache hits).
+    pub dns_stats: uptake_dns::Stats,
     /// Per check: status counts.
     pub statuses: BTreeMap<&'static str, BTreeMap<Status, u64>>,
     /// Part files written.
@@ -272,7 +274,8 @@ pub async fn scan(opts: &ScanOptions) -> Result<ScanSummary, ScanError> {
     let written = writer.finish()?;
     summary.parts = written.parts;
     summary.elapsed = started.elapsed();
-    summary.dns_queries = summary.dns_queries.max(client.stats().sent);
+    summary.dns_stats = client.stats();
+    summary.dns_queries = summary.dns_stats.sent;
     Ok(summary)
 }
 
