@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 domains=${1:-100000}
 dir=${2:-/tmp/uptake-bench-scan}
 cargo build --release -q -p uptake-cli
-bin=$PWD/target/release/uptake
+bin=$(realpath "${CARGO_TARGET_DIR:-target}")/release/uptake
 if [ ! -f "$dir/testbed/testbed.json" ] || [ "$(sed -n 's/.*"domains": \([0-9]*\).*/\1/p' "$dir/testbed/testbed.json")" != "$domains" ]; then
   rm -rf "$dir"; mkdir -p "$dir"
   "$bin" testbed generate --domains "$domains" --seed 1 --out "$dir/testbed"

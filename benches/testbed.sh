@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 domains=${1:-1000000}
 dir=${2:-/tmp/uptake-bench-testbed}
 cargo build --release -q -p uptake-cli
-bin=target/release/uptake
+bin=${CARGO_TARGET_DIR:-target}/release/uptake
 rm -rf "$dir"
 /usr/bin/time -f '%e %M' -o /tmp/uptake-bench-gen.time "$bin" testbed generate --domains "$domains" --seed 1 --out "$dir"
 read -r gen_s gen_kb < /tmp/uptake-bench-gen.time

@@ -34,7 +34,9 @@ static TESTBED: OnceLock<PathBuf> = OnceLock::new();
 /// The shared 2,000-domain testbed, generated once per test process.
 pub fn testbed() -> &'static Path {
     TESTBED.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("uptake-it-{}", std::process::id()));
+        // Under cargo's per-target scratch directory, replaced on every run, so runs do not
+        // accumulate testbeds in /tmp.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("testbed-{DOMAINS}-{SEED}"));
         let _ = std::fs::remove_dir_all(&dir);
         let out = run(uptake()
             .args([
