@@ -4,6 +4,7 @@
 set -euo pipefail
 uptake=$1 domains=$2 dir=$3
 mkdir -p "$dir"
+rm -rf "$dir/dataset"   # a demo run replaces the previous one
 "$uptake" testbed generate --domains "$domains" --seed 1 --out "$dir/testbed"
 "$uptake" testbed run "$dir/testbed" -- sh -c "
   set -e
