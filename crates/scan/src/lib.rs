@@ -86,6 +86,9 @@ pub enum ScanError {
         /// The error.
         source: std::io::Error,
     },
+    /// The scan id already has committed rows.
+    #[error("{0} already holds a scan with this id; choose another --scan-id")]
+    ScanExists(PathBuf),
     /// No resolver given or found.
     #[error(
         "no resolver: pass --resolver ADDR, set UPTAKE_RESOLVER, or configure /etc/resolv.conf"
@@ -177,7 +180,10 @@ fn write_rejects(dir: &Path, rejects: &[targets::Reject]) -> Result<Option<PathB
 pub async fn scan(opts: &ScanOptions) -> Result<ScanSummary, ScanError> {
     let started = Instant::now();
     let list = targets::read(&opts.targets)?;
-    let scan_dir = opts.out.join(format!("scan={}", opts.scan_id));
+    let scan_dir = uptake_store::scan_dir(&opts.out, &opts.scan_id);
+    if !uptake_store::committed_domains(&opts.out, &opts.scan_id)?.is_empty() {
+        return Err(ScanError::ScanExists(scan_dir));
+    }
     let rejects_file = write_rejects(&scan_dir, &list.rejects)?;
     let client = dns_client(&opts.resolvers, opts.timeout, opts.attempts)?;
     let mut writer = uptake_store::DatasetWriter::create(
