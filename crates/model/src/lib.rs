@@ -8,6 +8,7 @@
 //! The words and their meaning follow `CHECKS.md` (internet.nl / NCSC-NL, BOD 18-01, RFCs).
 
 pub mod row;
+pub mod time;
 
 use std::fmt;
 use std::str::FromStr;
