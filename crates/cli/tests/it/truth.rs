@@ -166,29 +166,71 @@ fn testbed_serves_its_truth() {
                 }
             }),
         );
-        let has = |b: &Block, needle: &str| b.answers.iter().any(|l| l.contains(needle));
-        let spf = get("spf_status") != "none";
-        add(
-            &mut batch,
-            &mut expects,
-            &d,
-            d.clone(),
-            "TXT",
-            cd,
-            "SPF TXT presence",
-            Box::new(move |b| has(b, "v=spf1") == spf),
-        );
-        let dmarc_own = get("dmarc_source") == "own";
-        add(
-            &mut batch,
-            &mut expects,
-            &d,
-            format!("_dmarc.{d}"),
-            "TXT",
-            cd,
-            "own DMARC presence",
-            Box::new(move |b| has(b, "v=DMARC1") == dmarc_own),
-        );
+        // Presence of a record: (query name, type, text in the answer, expected, what).
+        let presence: [(String, &str, &'static str, bool, &'static str); 7] = [
+            (
+                d.clone(),
+                "TXT",
+                "v=spf1",
+                get("spf_status") != "none",
+                "SPF TXT presence",
+            ),
+            (
+                format!("_dmarc.{d}"),
+                "TXT",
+                "v=DMARC1",
+                get("dmarc_source") == "own",
+                "own DMARC presence",
+            ),
+            (
+                d.clone(),
+                "CAA",
+                " CAA ",
+                get("caa_found_at") == d,
+                "CAA at the domain",
+            ),
+            (
+                d.clone(),
+                "AAAA",
+                " AAAA ",
+                get("apex_aaaa") == "true",
+                "apex AAAA",
+            ),
+            (
+                format!("www.{d}"),
+                "AAAA",
+                " AAAA ",
+                get("www_aaaa") == "true",
+                "www AAAA",
+            ),
+            (
+                format!("_smtp._tls.{d}"),
+                "TXT",
+                "v=TLSRPTv1",
+                get("tls_rpt_status") != "absent",
+                "TLS-RPT TXT presence",
+            ),
+            (
+                format!("_mta-sts.{d}"),
+                "TXT",
+                "v=STSv1",
+                get("mta_sts_record_status") != "absent",
+                "MTA-STS TXT presence",
+            ),
+        ];
+        for (name, rtype, needle, want, what) in presence {
+            let check = move |b: &Block| b.answers.iter().any(|l| l.contains(needle)) == want;
+            add(
+                &mut batch,
+                &mut expects,
+                &d,
+                name,
+                rtype,
+                cd,
+                what,
+                Box::new(check),
+            );
+        }
         let dkim = get("dkim_status") == "present";
         add(
             &mut batch,
@@ -199,61 +241,6 @@ fn testbed_serves_its_truth() {
             cd,
             "_domainkey NXDOMAIN iff absent",
             Box::new(move |b| b.status == if dkim { "NOERROR" } else { "NXDOMAIN" }),
-        );
-        let caa_here = get("caa_found_at") == d;
-        add(
-            &mut batch,
-            &mut expects,
-            &d,
-            d.clone(),
-            "CAA",
-            cd,
-            "CAA at the domain",
-            Box::new(move |b| has(b, " CAA ") == caa_here),
-        );
-        let apex6 = get("apex_aaaa") == "true";
-        add(
-            &mut batch,
-            &mut expects,
-            &d,
-            d.clone(),
-            "AAAA",
-            cd,
-            "apex AAAA",
-            Box::new(move |b| has(b, " AAAA ") == apex6),
-        );
-        let www6 = get("www_aaaa") == "true";
-        add(
-            &mut batch,
-            &mut expects,
-            &d,
-            format!("www.{d}"),
-            "AAAA",
-            cd,
-            "www AAAA",
-            Box::new(move |b| has(b, " AAAA ") == www6),
-        );
-        let rpt = get("tls_rpt_status") != "absent";
-        add(
-            &mut batch,
-            &mut expects,
-            &d,
-            format!("_smtp._tls.{d}"),
-            "TXT",
-            cd,
-            "TLS-RPT TXT presence",
-            Box::new(move |b| has(b, "v=TLSRPTv1") == rpt),
-        );
-        let sts = get("mta_sts_record_status") != "absent";
-        add(
-            &mut batch,
-            &mut expects,
-            &d,
-            format!("_mta-sts.{d}"),
-            "TXT",
-            cd,
-            "MTA-STS TXT presence",
-            Box::new(move |b| has(b, "v=STSv1") == sts),
         );
     }
     // Two dig processes over the two halves of the batch.
