@@ -201,7 +201,7 @@ fn row_json(row: &ScanRow) -> String {
     for (col, v) in COLUMNS.iter().zip(row.values()) {
         let j = match v {
             Value::Str(s) => s.map_or(serde_json::Value::Null, |s| s.into()),
-            Value::Status(s) => s.as_str().into(),
+            Value::Status(s) => s.map_or(serde_json::Value::Null, |s| s.as_str().into()),
             Value::Int(i) => i.map_or(serde_json::Value::Null, |i| i.into()),
             Value::Bool(b) => b.map_or(serde_json::Value::Null, |b| b.into()),
             Value::StrList(l) => l.to_vec().into(),
@@ -224,7 +224,10 @@ fn row_table(row: &ScanRow) -> String {
     out += &format!("{:<16} {:<15} evidence\n", "check", "status");
     let values: Vec<(&str, Value<'_>)> = COLUMNS.iter().map(|c| c.name).zip(row.values()).collect();
     for check in Check::ALL {
-        let f = row.finding(check);
+        // A check this scan did not run has no line.
+        let Some(f) = row.finding(check) else {
+            continue;
+        };
         let prefix = format!("{}_", check.id());
         let mut evidence: Vec<String> = values
             .iter()

@@ -39,11 +39,67 @@ pub enum Check {
     TlsRpt,
     /// The `_mta-sts` TXT record (RFC 8461).
     MtaStsRecord,
+    /// STARTTLS on every MX (RFC 3207).
+    Starttls,
+    /// DANE TLSA records of the MX hosts, DNSSEC-secure and matching (RFC 7672).
+    Dane,
+    /// The MTA-STS policy (RFC 8461).
+    MtaSts,
+    /// MX hosts reachable over IPv6 (internet.nl).
+    MxIpv6,
+    /// Web server reachable over IPv6 (internet.nl).
+    WebIpv6,
+    /// HTTPS on the web host (RFC 2818).
+    Https,
+    /// HTTP redirects to HTTPS on the same host (internet.nl, BOD 18-01).
+    HttpsRedirect,
+    /// TLS protocol versions of the web host (NCSC-NL 2025).
+    TlsVersion,
+    /// Negotiated cipher suite class (NCSC-NL 2025, appendix B).
+    TlsCipher,
+    /// The web host's certificate (RFC 5280, RFC 6125).
+    Certificate,
+    /// Post-quantum hybrid key exchange on the web host.
+    PqKex,
+    /// HTTP Strict Transport Security (RFC 6797).
+    Hsts,
+    /// security.txt (RFC 9116).
+    SecurityTxt,
+    /// Common security headers.
+    SecurityHeaders,
 }
 
 impl Check {
     /// Every check, in the column order of the output.
-    pub const ALL: [Check; 10] = [
+    pub const ALL: [Check; 24] = [
+        Check::Dnssec,
+        Check::DnssecAlgorithm,
+        Check::NsIpv6,
+        Check::Caa,
+        Check::Mx,
+        Check::Spf,
+        Check::Dmarc,
+        Check::Dkim,
+        Check::TlsRpt,
+        Check::MtaStsRecord,
+        Check::Starttls,
+        Check::Dane,
+        Check::MtaSts,
+        Check::MxIpv6,
+        Check::WebIpv6,
+        Check::Https,
+        Check::HttpsRedirect,
+        Check::TlsVersion,
+        Check::TlsCipher,
+        Check::Certificate,
+        Check::PqKex,
+        Check::Hsts,
+        Check::SecurityTxt,
+        Check::SecurityHeaders,
+    ];
+
+    /// The checks answered from the DNS alone (the first stage of every domain's plan).
+    pub const DNS: [Check; 10] = [
         Check::Dnssec,
         Check::DnssecAlgorithm,
         Check::NsIpv6,
@@ -55,6 +111,11 @@ impl Check {
         Check::TlsRpt,
         Check::MtaStsRecord,
     ];
+
+    /// Whether the check needs connections to web or mail servers (not only DNS).
+    pub fn needs_connections(self) -> bool {
+        !Check::DNS.contains(&self)
+    }
 
     /// The check's id: `<id>_status` is its status column.
     pub const fn id(self) -> &'static str {
@@ -69,6 +130,20 @@ impl Check {
             Check::Dkim => "dkim",
             Check::TlsRpt => "tls_rpt",
             Check::MtaStsRecord => "mta_sts_record",
+            Check::Starttls => "starttls",
+            Check::Dane => "dane",
+            Check::MtaSts => "mta_sts",
+            Check::MxIpv6 => "mx_ipv6",
+            Check::WebIpv6 => "web_ipv6",
+            Check::Https => "https",
+            Check::HttpsRedirect => "https_redirect",
+            Check::TlsVersion => "tls_version",
+            Check::TlsCipher => "tls_cipher",
+            Check::Certificate => "certificate",
+            Check::PqKex => "pq_kex",
+            Check::Hsts => "hsts",
+            Check::SecurityTxt => "security_txt",
+            Check::SecurityHeaders => "security_headers",
         }
     }
 
@@ -90,6 +165,20 @@ impl Check {
             Check::Dkim => "RFC 6376, RFC 8020",
             Check::TlsRpt => "RFC 8460",
             Check::MtaStsRecord => "RFC 8461",
+            Check::Starttls => "RFC 3207",
+            Check::Dane => "RFC 7672",
+            Check::MtaSts => "RFC 8461",
+            Check::MxIpv6 => "internet.nl",
+            Check::WebIpv6 => "internet.nl",
+            Check::Https => "RFC 2818",
+            Check::HttpsRedirect => "internet.nl, BOD 18-01",
+            Check::TlsVersion => "NCSC-NL TLS guidelines 2025",
+            Check::TlsCipher => "NCSC-NL TLS guidelines 2025, appendix B",
+            Check::Certificate => "RFC 5280, RFC 6125",
+            Check::PqKex => "draft-ietf-tls-ecdhe-mlkem, FIPS 203",
+            Check::Hsts => "RFC 6797",
+            Check::SecurityTxt => "RFC 9116",
+            Check::SecurityHeaders => "common practice (OWASP)",
         }
     }
 
@@ -107,6 +196,27 @@ impl Check {
             Check::Dkim => &[Present, Absent],
             Check::TlsRpt => &[Present, Invalid, Absent],
             Check::MtaStsRecord => &[Present, Invalid, Absent],
+            Check::Starttls => &[All, Some, None, NotApplicable],
+            Check::Dane => &[Valid, Invalid, Insecure, Absent, NotApplicable],
+            Check::MtaSts => &[Enforce, Testing, None, Invalid, Absent],
+            Check::MxIpv6 => &[All, Some, None, NotApplicable],
+            Check::WebIpv6 => &[Reachable, Unreachable, None],
+            Check::Https => &[Available, Unavailable],
+            Check::HttpsRedirect => &[Enforced, NotEnforced, NoHttp, NotApplicable],
+            Check::TlsVersion => &[Good, Sufficient, Insufficient, NotApplicable],
+            Check::TlsCipher => &[Good, Sufficient, PhaseOut, Insufficient, NotApplicable],
+            Check::Certificate => &[
+                Valid,
+                Expired,
+                NameMismatch,
+                Untrusted,
+                SelfSigned,
+                NotApplicable,
+            ],
+            Check::PqKex => &[PqHybrid, Classical, NotApplicable],
+            Check::Hsts => &[Strong, Weak, Absent, NotApplicable],
+            Check::SecurityTxt => &[Valid, Invalid, Absent, NotApplicable],
+            Check::SecurityHeaders => &[All, Some, None, NotApplicable],
         }
     }
 
@@ -123,6 +233,20 @@ impl Check {
             Check::Dkim => "TXT query for _domainkey.<domain>: NXDOMAIN means absent (RFC 8020), any other answer means the node exists",
             Check::TlsRpt => "_smtp._tls.<domain> TXT: one v=TLSRPTv1 record with rua= mailto: or https: URIs",
             Check::MtaStsRecord => "_mta-sts.<domain> TXT: one v=STSv1 record with a valid id",
+            Check::Starttls => "each MX on port 25: EHLO, STARTTLS, TLS handshake, QUIT (no mail sent): all, some or none of the MX hosts offer it; not_applicable without MX",
+            Check::Dane => "TLSA at _25._tcp.<mx>: valid when every MX has a DNSSEC-secure TLSA (usage 2/3) matching the presented certificate; insecure when the TLSA zone is unsigned",
+            Check::MtaSts => "policy at https://mta-sts.<domain>/.well-known/mta-sts.txt (valid certificate, text/plain, RFC 8461 syntax, mx patterns cover every MX): its mode, or invalid",
+            Check::MxIpv6 => "MX hosts with an AAAA record that accept TCP on port 25 over IPv6: all, some, none",
+            Check::WebIpv6 => "AAAA of the apex (else www) answering on port 443 (or 80) over IPv6: reachable, unreachable (AAAA without answer), none (no AAAA)",
+            Check::Https => "TLS handshake on port 443 of the apex (www as fallback) with SNI",
+            Check::HttpsRedirect => "GET http://<host>/: the first redirect goes to https:// on the same host (enforced), elsewhere or nowhere (not_enforced), or port 80 closed (no_http)",
+            Check::TlsVersion => "good (TLS 1.3 offered, nothing below 1.2), sufficient (1.2 at most, nothing below), insufficient (1.0 or 1.1 accepted, or nothing >= 1.2)",
+            Check::TlsCipher => "the negotiated cipher suite in the NCSC-NL classes good, sufficient, phase_out, insufficient",
+            Check::Certificate => "chain to the trust store, name match, expiry: valid, expired, name_mismatch, untrusted, self_signed",
+            Check::PqKex => "key-exchange group negotiated when X25519MLKEM768 is offered first: pq_hybrid or classical",
+            Check::Hsts => "Strict-Transport-Security of the HTTPS response: strong (max-age >= 31536000), weak, absent",
+            Check::SecurityTxt => "https://<host>/.well-known/security.txt: 200, text/plain, Contact and Expires present, not expired",
+            Check::SecurityHeaders => "Content-Security-Policy, X-Frame-Options, X-Content-Type-Options, Referrer-Policy on the HTTPS response: all, some, none",
         }
     }
 }
@@ -198,6 +322,29 @@ statuses! {
     Permerror => "permerror": "The SPF record cannot be evaluated (syntax, limits, several records).",
     Reject => "reject": "DMARC policy reject.",
     Quarantine => "quarantine": "DMARC policy quarantine.",
+    All => "all": "Every host (MX, header) qualifies.",
+    Some => "some": "Some but not all hosts qualify.",
+    Valid => "valid": "Validates (certificate, DANE match, security.txt).",
+    Enforce => "enforce": "MTA-STS policy mode enforce.",
+    Testing => "testing": "MTA-STS policy mode testing.",
+    Unreachable => "unreachable": "An address is published but does not answer.",
+    Available => "available": "The service answers (TLS handshake completes).",
+    Unavailable => "unavailable": "The service does not answer or refuses.",
+    Enforced => "enforced": "HTTP redirects to HTTPS on the same host.",
+    NotEnforced => "not_enforced": "HTTP is served without a redirect to HTTPS on the same host.",
+    NoHttp => "no_http": "Port 80 does not answer (only HTTPS is offered).",
+    Good => "good": "NCSC-NL class good.",
+    Sufficient => "sufficient": "NCSC-NL class sufficient.",
+    Insufficient => "insufficient": "NCSC-NL class insufficient.",
+    PhaseOut => "phase_out": "NCSC-NL class phase out.",
+    Expired => "expired": "The certificate has expired.",
+    NameMismatch => "name_mismatch": "The certificate does not cover the name.",
+    Untrusted => "untrusted": "The certificate does not chain to a trusted root.",
+    SelfSigned => "self_signed": "The certificate is self-signed.",
+    PqHybrid => "pq_hybrid": "A post-quantum hybrid group was negotiated.",
+    Classical => "classical": "A classical (EC)DHE group was negotiated.",
+    Strong => "strong": "HSTS max-age of at least one year.",
+    Weak => "weak": "HSTS max-age below one year (including 0).",
 }
 
 impl fmt::Display for Status {

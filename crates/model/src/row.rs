@@ -57,8 +57,8 @@ pub struct ColumnDef {
 pub enum Value<'a> {
     /// String or null.
     Str(Option<&'a str>),
-    /// Status word.
-    Status(Status),
+    /// A status word, or null when the check was not run in this scan.
+    Status(Option<Status>),
     /// Integer or null.
     Int(Option<i64>),
     /// Boolean or null.
@@ -101,6 +101,72 @@ pub struct DnssecEvidence {
     pub denial: Option<String>,
     /// NSEC3 iterations.
     pub nsec3_iterations: Option<i64>,
+}
+
+/// Evidence from the web probes (HTTPS, HTTP, HSTS, security.txt, headers) of the web host.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebEvidence {
+    /// The host probed: the domain, or www.<domain> when the apex has no web server.
+    pub host: Option<String>,
+    /// Addresses of the host that were connected to.
+    pub addresses: Vec<String>,
+    /// IPv6 addresses of the host and whether each answered: `addr` or `addr unreachable`.
+    pub ipv6_addresses: Vec<String>,
+    /// Highest TLS version negotiated (e.g. `TLSv1.3`).
+    pub tls_max_version: Option<String>,
+    /// Legacy versions the host accepts (`TLSv1.0`, `TLSv1.1`).
+    pub tls_legacy_versions: Vec<String>,
+    /// Negotiated cipher suite (IANA name).
+    pub tls_cipher_suite: Option<String>,
+    /// Negotiated key-exchange group.
+    pub tls_group: Option<String>,
+    /// Negotiated ALPN protocol.
+    pub tls_alpn: Option<String>,
+    /// Leaf key, e.g. `RSA 2048`, `EC P-256`.
+    pub certificate_key: Option<String>,
+    /// Leaf signature algorithm, e.g. `sha256WithRSAEncryption`.
+    pub certificate_signature: Option<String>,
+    /// Leaf notAfter, RFC 3339 UTC.
+    pub certificate_not_after: Option<String>,
+    /// Leaf issuer distinguished name.
+    pub certificate_issuer: Option<String>,
+    /// Redirect chain of GET http://<host>/ (each hop's status and Location).
+    pub http_redirect_chain: Vec<String>,
+    /// The Strict-Transport-Security header as sent.
+    pub hsts_header: Option<String>,
+    /// HSTS max-age.
+    pub hsts_max_age: Option<i64>,
+    /// HSTS includeSubDomains.
+    pub hsts_include_subdomains: Option<bool>,
+    /// HSTS preload.
+    pub hsts_preload: Option<bool>,
+    /// security.txt Expires field.
+    pub security_txt_expires: Option<String>,
+    /// Security headers present on the HTTPS response (lower-case names).
+    pub security_headers_present: Vec<String>,
+}
+
+/// Evidence from the mail probes (SMTP STARTTLS per MX, DANE, MTA-STS policy).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MailEvidence {
+    /// Per MX host (same order as `mx_hosts`): `starttls`, `no_starttls` or `error: <why>`.
+    pub mx_starttls: Vec<String>,
+    /// Per MX host: negotiated TLS version, or empty.
+    pub mx_tls_versions: Vec<String>,
+    /// Per MX host: certificate status word, or empty.
+    pub mx_certificates: Vec<String>,
+    /// MX hosts that accepted TCP port 25 over IPv6.
+    pub mx_ipv6_reachable: Option<i64>,
+    /// Every MX host's TLSA owner name is DNSSEC-secure.
+    pub dane_mx_secure: Option<bool>,
+    /// TLSA records found (`<mx>: usage selector type data`).
+    pub dane_tlsa: Vec<String>,
+    /// The MTA-STS policy text (capped at 64 KiB).
+    pub mta_sts_policy: Option<String>,
+    /// The policy's max_age.
+    pub mta_sts_max_age: Option<i64>,
+    /// The policy's mx patterns.
+    pub mta_sts_policy_mx: Vec<String>,
 }
 
 /// Everything measured for one target.
@@ -194,6 +260,69 @@ pub struct ScanRow {
     pub web_www_exists: Option<bool>,
     /// www has AAAA (after CNAMEs).
     pub web_www_aaaa: Option<bool>,
+    /// Findings of the checks that need connections ([`crate::Check::needs_connections`]);
+    /// `None` where the check was not run in this scan (a null status, not an error).
+    pub connected: ConnectedFindings,
+    /// Web evidence.
+    pub web: WebEvidence,
+    /// Mail evidence.
+    pub mail: MailEvidence,
+}
+
+/// Findings of the web and mail checks; `None` when the check was not run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectedFindings {
+    /// starttls.
+    pub starttls: Option<Finding>,
+    /// dane.
+    pub dane: Option<Finding>,
+    /// mta_sts.
+    pub mta_sts: Option<Finding>,
+    /// mx_ipv6.
+    pub mx_ipv6: Option<Finding>,
+    /// web_ipv6.
+    pub web_ipv6: Option<Finding>,
+    /// https.
+    pub https: Option<Finding>,
+    /// https_redirect.
+    pub https_redirect: Option<Finding>,
+    /// tls_version.
+    pub tls_version: Option<Finding>,
+    /// tls_cipher.
+    pub tls_cipher: Option<Finding>,
+    /// certificate.
+    pub certificate: Option<Finding>,
+    /// pq_kex.
+    pub pq_kex: Option<Finding>,
+    /// hsts.
+    pub hsts: Option<Finding>,
+    /// security_txt.
+    pub security_txt: Option<Finding>,
+    /// security_headers.
+    pub security_headers: Option<Finding>,
+}
+
+impl ConnectedFindings {
+    /// Every connected check in `error` for `reason`.
+    pub fn all_error(reason: &str) -> Self {
+        let f = || Some(Finding::error(reason));
+        ConnectedFindings {
+            starttls: f(),
+            dane: f(),
+            mta_sts: f(),
+            mx_ipv6: f(),
+            web_ipv6: f(),
+            https: f(),
+            https_redirect: f(),
+            tls_version: f(),
+            tls_cipher: f(),
+            certificate: f(),
+            pq_kex: f(),
+            hsts: f(),
+            security_txt: f(),
+            security_headers: f(),
+        }
+    }
 }
 
 impl ScanRow {
@@ -251,29 +380,91 @@ impl ScanRow {
             web_apex_aaaa: None,
             web_www_exists: None,
             web_www_aaaa: None,
+            connected: ConnectedFindings::all_error(reason),
+            web: WebEvidence::default(),
+            mail: MailEvidence::default(),
         }
     }
 
-    /// The finding of a check.
-    pub fn finding(&self, check: crate::Check) -> &Finding {
+    /// Sets the finding of a check.
+    pub fn set_finding(&mut self, check: crate::Check, finding: Finding) {
         use crate::Check::*;
+        let c = &mut self.connected;
         match check {
-            Dnssec => &self.dnssec,
-            DnssecAlgorithm => &self.dnssec_algorithm,
-            NsIpv6 => &self.ns_ipv6,
-            Caa => &self.caa,
-            Mx => &self.mx,
-            Spf => &self.spf,
-            Dmarc => &self.dmarc,
-            Dkim => &self.dkim,
-            TlsRpt => &self.tls_rpt,
-            MtaStsRecord => &self.mta_sts_record,
+            Dnssec => self.dnssec = finding,
+            DnssecAlgorithm => self.dnssec_algorithm = finding,
+            NsIpv6 => self.ns_ipv6 = finding,
+            Caa => self.caa = finding,
+            Mx => self.mx = finding,
+            Spf => self.spf = finding,
+            Dmarc => self.dmarc = finding,
+            Dkim => self.dkim = finding,
+            TlsRpt => self.tls_rpt = finding,
+            MtaStsRecord => self.mta_sts_record = finding,
+            Starttls => c.starttls = Some(finding),
+            Dane => c.dane = Some(finding),
+            MtaSts => c.mta_sts = Some(finding),
+            MxIpv6 => c.mx_ipv6 = Some(finding),
+            WebIpv6 => c.web_ipv6 = Some(finding),
+            Https => c.https = Some(finding),
+            HttpsRedirect => c.https_redirect = Some(finding),
+            TlsVersion => c.tls_version = Some(finding),
+            TlsCipher => c.tls_cipher = Some(finding),
+            Certificate => c.certificate = Some(finding),
+            PqKex => c.pq_kex = Some(finding),
+            Hsts => c.hsts = Some(finding),
+            SecurityTxt => c.security_txt = Some(finding),
+            SecurityHeaders => c.security_headers = Some(finding),
+        }
+    }
+
+    /// The finding of a check; `None` when the check was not run in this scan.
+    pub fn finding(&self, check: crate::Check) -> Option<&Finding> {
+        use crate::Check::*;
+        let c = &self.connected;
+        match check {
+            Dnssec => Some(&self.dnssec),
+            DnssecAlgorithm => Some(&self.dnssec_algorithm),
+            NsIpv6 => Some(&self.ns_ipv6),
+            Caa => Some(&self.caa),
+            Mx => Some(&self.mx),
+            Spf => Some(&self.spf),
+            Dmarc => Some(&self.dmarc),
+            Dkim => Some(&self.dkim),
+            TlsRpt => Some(&self.tls_rpt),
+            MtaStsRecord => Some(&self.mta_sts_record),
+            Starttls => c.starttls.as_ref(),
+            Dane => c.dane.as_ref(),
+            MtaSts => c.mta_sts.as_ref(),
+            MxIpv6 => c.mx_ipv6.as_ref(),
+            WebIpv6 => c.web_ipv6.as_ref(),
+            Https => c.https.as_ref(),
+            HttpsRedirect => c.https_redirect.as_ref(),
+            TlsVersion => c.tls_version.as_ref(),
+            TlsCipher => c.tls_cipher.as_ref(),
+            Certificate => c.certificate.as_ref(),
+            PqKex => c.pq_kex.as_ref(),
+            Hsts => c.hsts.as_ref(),
+            SecurityTxt => c.security_txt.as_ref(),
+            SecurityHeaders => c.security_headers.as_ref(),
         }
     }
 }
 
 fn s(v: &Option<String>) -> Value<'_> {
     Value::Str(v.as_deref())
+}
+
+fn status(f: &Finding) -> Value<'_> {
+    Value::Status(Some(f.status))
+}
+
+fn opt_status(f: &Option<Finding>) -> Value<'_> {
+    Value::Status(f.as_ref().map(|f| f.status))
+}
+
+fn opt_reason(f: &Option<Finding>) -> Value<'_> {
+    Value::Str(f.as_ref().and_then(|f| f.reason.as_deref()))
 }
 
 macro_rules! columns {
@@ -304,52 +495,108 @@ columns! {
     "dns_rcode": Str = |r| s(&r.dns_rcode); "RCODE of the SOA query at the domain (NOERROR, NXDOMAIN, SERVFAIL); null when no answer."
     "zone": Str = |r| s(&r.zone); "Apex of the DNS zone that holds the domain's records."
     "dns_queries": Int = |r| Value::Int(Some(r.dns_queries)); "DNS queries sent for this domain (cache hits excluded)."
-    "dnssec_status": Status = |r| Value::Status(r.dnssec.status); "DNSSEC: secure (AD set), insecure (no AD), bogus (SERVFAIL that a CD=1 re-query answers), error."
+    "dnssec_status": Status = |r| status(&r.dnssec); "DNSSEC: secure (AD set), insecure (no AD), bogus (SERVFAIL that a CD=1 re-query answers), error."
     "dnssec_reason": Str = |r| Value::Str(r.dnssec.reason.as_deref()); "Why dnssec is error (or a note)."
     "dnssec_ede": IntList = |r| Value::IntList(&r.dnssec_evidence.ede); "Extended DNS Error codes (RFC 8914) the resolver returned."
-    "dnssec_algorithm_status": Status = |r| Value::Status(r.dnssec_algorithm.status); "modern (ECDSA, EdDSA, RSA/SHA-2 >= 2048 bits), deprecated, not_applicable (unsigned), error."
+    "dnssec_algorithm_status": Status = |r| status(&r.dnssec_algorithm); "modern (ECDSA, EdDSA, RSA/SHA-2 >= 2048 bits), deprecated, not_applicable (unsigned), error."
     "dnssec_algorithm_reason": Str = |r| Value::Str(r.dnssec_algorithm.reason.as_deref()); "Why dnssec_algorithm is deprecated or error."
     "dnssec_algorithms": IntList = |r| Value::IntList(&r.dnssec_evidence.algorithms); "DNSKEY algorithm numbers of the zone."
     "dnssec_rsa_min_bits": Int = |r| Value::Int(r.dnssec_evidence.rsa_min_bits); "Smallest RSA key size among the DNSKEYs."
     "dnssec_ds_digests": IntList = |r| Value::IntList(&r.dnssec_evidence.ds_digests); "Digest types of the zone's DS records."
     "dnssec_denial": Str = |r| s(&r.dnssec_evidence.denial); "nsec or nsec3 (from NSEC3PARAM)."
     "dnssec_nsec3_iterations": Int = |r| Value::Int(r.dnssec_evidence.nsec3_iterations); "NSEC3 iterations (RFC 9276 recommends 0)."
-    "ns_ipv6_status": Status = |r| Value::Status(r.ns_ipv6.status); "reachable (>= 2 name servers answer over IPv6), partial (1), none, error."
+    "ns_ipv6_status": Status = |r| status(&r.ns_ipv6); "reachable (>= 2 name servers answer over IPv6), partial (1), none, error."
     "ns_ipv6_reason": Str = |r| Value::Str(r.ns_ipv6.reason.as_deref()); "Why ns_ipv6 is error."
     "ns_hosts": StrList = |r| Value::StrList(&r.ns_hosts); "Name servers of the zone."
     "ns_ipv6_addresses": StrList = |r| Value::StrList(&r.ns_ipv6_addresses); "Their IPv6 addresses."
     "ns_ipv6_answering": Int = |r| Value::Int(r.ns_ipv6_answering); "Name servers that answered a query over IPv6."
-    "caa_status": Status = |r| Value::Status(r.caa.status); "present, invalid (malformed or unknown critical tag), absent, error."
+    "caa_status": Status = |r| status(&r.caa); "present, invalid (malformed or unknown critical tag), absent, error."
     "caa_reason": Str = |r| Value::Str(r.caa.reason.as_deref()); "Why caa is invalid or error."
     "caa_found_at": Str = |r| s(&r.caa_found_at); "Name where the CAA RRset was found (the domain or an ancestor up to the registrable domain)."
     "caa_records": StrList = |r| Value::StrList(&r.caa_records); "CAA records (flags tag value)."
     "caa_issuers": StrList = |r| Value::StrList(&r.caa_issuers); "CAs named in issue / issuewild."
-    "mx_status": Status = |r| Value::Status(r.mx.status); "mx, null_mx (RFC 7505), none, error."
+    "mx_status": Status = |r| status(&r.mx); "mx, null_mx (RFC 7505), none, error."
     "mx_reason": Str = |r| Value::Str(r.mx.reason.as_deref()); "Why mx is error."
     "mx_hosts": StrList = |r| Value::StrList(&r.mx_hosts); "MX hosts in preference order."
     "mx_hosts_with_aaaa": Int = |r| Value::Int(r.mx_hosts_with_aaaa); "MX hosts with an AAAA record."
-    "spf_status": Status = |r| Value::Status(r.spf.status); "check_host() result for 203.0.113.254: fail, softfail, neutral, pass, none, permerror; error on DNS failure (temperror)."
+    "spf_status": Status = |r| status(&r.spf); "check_host() result for 203.0.113.254: fail, softfail, neutral, pass, none, permerror; error on DNS failure (temperror)."
     "spf_reason": Str = |r| Value::Str(r.spf.reason.as_deref()); "Why permerror or error."
     "spf_record": Str = |r| s(&r.spf_record); "The domain's SPF record."
     "spf_dns_lookups": Int = |r| Value::Int(r.spf_dns_lookups); "DNS-mechanism lookups during evaluation (limit 10)."
     "spf_void_lookups": Int = |r| Value::Int(r.spf_void_lookups); "Void lookups during evaluation (limit 2)."
-    "dmarc_status": Status = |r| Value::Status(r.dmarc.status); "Effective policy: reject, quarantine, none, invalid, absent, error."
+    "dmarc_status": Status = |r| status(&r.dmarc); "Effective policy: reject, quarantine, none, invalid, absent, error."
     "dmarc_reason": Str = |r| Value::Str(r.dmarc.reason.as_deref()); "Why invalid or error."
     "dmarc_record": Str = |r| s(&r.dmarc_record); "The DMARC record that applies."
     "dmarc_source": Str = |r| s(&r.dmarc_source); "own (_dmarc.<domain>) or organisational (_dmarc.<registrable domain>, sp applies)."
     "dmarc_pct": Int = |r| Value::Int(r.dmarc_pct); "pct= (100 when absent)."
     "dmarc_rua": StrList = |r| Value::StrList(&r.dmarc_rua); "Aggregate report URIs."
-    "dkim_status": Status = |r| Value::Status(r.dkim.status); "present (_domainkey node exists), absent (NXDOMAIN, RFC 8020), error."
+    "dkim_status": Status = |r| status(&r.dkim); "present (_domainkey node exists), absent (NXDOMAIN, RFC 8020), error."
     "dkim_reason": Str = |r| Value::Str(r.dkim.reason.as_deref()); "Why dkim is error."
-    "tls_rpt_status": Status = |r| Value::Status(r.tls_rpt.status); "present, invalid, absent, error."
+    "tls_rpt_status": Status = |r| status(&r.tls_rpt); "present, invalid, absent, error."
     "tls_rpt_reason": Str = |r| Value::Str(r.tls_rpt.reason.as_deref()); "Why invalid or error."
     "tls_rpt_record": Str = |r| s(&r.tls_rpt_record); "The _smtp._tls TXT record."
-    "mta_sts_record_status": Status = |r| Value::Status(r.mta_sts_record.status); "present (v=STSv1 with a valid id), invalid, absent, error."
+    "mta_sts_record_status": Status = |r| status(&r.mta_sts_record); "present (v=STSv1 with a valid id), invalid, absent, error."
     "mta_sts_record_reason": Str = |r| Value::Str(r.mta_sts_record.reason.as_deref()); "Why invalid or error."
     "mta_sts_record": Str = |r| s(&r.mta_sts_txt); "The _mta-sts TXT record."
     "web_apex_aaaa": Bool = |r| Value::Bool(r.web_apex_aaaa); "The domain has an AAAA record."
     "web_www_exists": Bool = |r| Value::Bool(r.web_www_exists); "www.<domain> exists."
     "web_www_aaaa": Bool = |r| Value::Bool(r.web_www_aaaa); "www.<domain> has an AAAA record (after CNAMEs)."
+    "starttls_status": Status = |r| opt_status(&r.connected.starttls); "all, some or none of the MX hosts offer STARTTLS; not_applicable (no MX or null MX); error; null when not run."
+    "starttls_reason": Str = |r| opt_reason(&r.connected.starttls); "Why starttls is error (or a note)."
+    "mx_starttls": StrList = |r| Value::StrList(&r.mail.mx_starttls); "Per MX host (order of mx_hosts): starttls, no_starttls or error: <why>."
+    "mx_tls_versions": StrList = |r| Value::StrList(&r.mail.mx_tls_versions); "Per MX host: negotiated TLS version after STARTTLS."
+    "mx_certificates": StrList = |r| Value::StrList(&r.mail.mx_certificates); "Per MX host: certificate status (valid, expired, name_mismatch, untrusted, self_signed)."
+    "dane_status": Status = |r| opt_status(&r.connected.dane); "valid (every MX has a secure TLSA matching its certificate), invalid, insecure (TLSA in an unsigned zone), absent, not_applicable, error; null when not run."
+    "dane_reason": Str = |r| opt_reason(&r.connected.dane); "Why dane is invalid or error."
+    "dane_mx_secure": Bool = |r| Value::Bool(r.mail.dane_mx_secure); "Every MX host's _25._tcp TLSA owner is DNSSEC-secure (the DANE denominator)."
+    "dane_tlsa": StrList = |r| Value::StrList(&r.mail.dane_tlsa); "TLSA records found (<mx>: usage selector type data)."
+    "mta_sts_status": Status = |r| opt_status(&r.connected.mta_sts); "Policy mode enforce, testing, none; invalid (fetch, certificate, syntax or mx mismatch); absent (no _mta-sts record); error; null when not run."
+    "mta_sts_reason": Str = |r| opt_reason(&r.connected.mta_sts); "Why mta_sts is invalid or error."
+    "mta_sts_policy": Str = |r| s(&r.mail.mta_sts_policy); "The MTA-STS policy text (capped at 64 KiB)."
+    "mta_sts_max_age": Int = |r| Value::Int(r.mail.mta_sts_max_age); "The policy's max_age."
+    "mta_sts_policy_mx": StrList = |r| Value::StrList(&r.mail.mta_sts_policy_mx); "The policy's mx patterns."
+    "mx_ipv6_status": Status = |r| opt_status(&r.connected.mx_ipv6); "all, some or none of the MX hosts accept TCP 25 over IPv6; not_applicable (no MX); error; null when not run."
+    "mx_ipv6_reason": Str = |r| opt_reason(&r.connected.mx_ipv6); "Why mx_ipv6 is error."
+    "mx_ipv6_reachable": Int = |r| Value::Int(r.mail.mx_ipv6_reachable); "MX hosts that accepted TCP 25 over IPv6."
+    "web_ipv6_status": Status = |r| opt_status(&r.connected.web_ipv6); "reachable (an AAAA answers on 443 or 80), unreachable (AAAA, no answer), none (no AAAA), error; null when not run."
+    "web_ipv6_reason": Str = |r| opt_reason(&r.connected.web_ipv6); "Why web_ipv6 is error."
+    "web_host": Str = |r| s(&r.web.host); "Web host probed: the domain, or www.<domain> when the apex has no web server."
+    "web_addresses": StrList = |r| Value::StrList(&r.web.addresses); "Addresses of the web host connected to."
+    "web_ipv6_addresses": StrList = |r| Value::StrList(&r.web.ipv6_addresses); "IPv6 addresses of the web host (`unreachable` appended when silent)."
+    "https_status": Status = |r| opt_status(&r.connected.https); "available (TLS handshake on 443 completes), unavailable, error; null when not run."
+    "https_reason": Str = |r| opt_reason(&r.connected.https); "Why https is unavailable or error."
+    "tls_max_version": Str = |r| s(&r.web.tls_max_version); "Highest TLS version negotiated (TLSv1.3, TLSv1.2)."
+    "tls_legacy_versions": StrList = |r| Value::StrList(&r.web.tls_legacy_versions); "Legacy TLS versions accepted (TLSv1.0, TLSv1.1)."
+    "tls_cipher_suite": Str = |r| s(&r.web.tls_cipher_suite); "Negotiated cipher suite (IANA name)."
+    "tls_group": Str = |r| s(&r.web.tls_group); "Negotiated key-exchange group."
+    "tls_alpn": Str = |r| s(&r.web.tls_alpn); "Negotiated ALPN protocol."
+    "https_redirect_status": Status = |r| opt_status(&r.connected.https_redirect); "enforced (first redirect of http:// goes to https:// on the same host), not_enforced, no_http (port 80 closed), not_applicable (no web server), error; null when not run."
+    "https_redirect_reason": Str = |r| opt_reason(&r.connected.https_redirect); "Why https_redirect is not_enforced or error."
+    "http_redirect_chain": StrList = |r| Value::StrList(&r.web.http_redirect_chain); "Redirect chain of GET http://<host>/: each hop's status and Location."
+    "tls_version_status": Status = |r| opt_status(&r.connected.tls_version); "good, sufficient, insufficient (NCSC-NL 2025), not_applicable (no HTTPS), error; null when not run."
+    "tls_version_reason": Str = |r| opt_reason(&r.connected.tls_version); "Why tls_version is insufficient or error."
+    "tls_cipher_status": Status = |r| opt_status(&r.connected.tls_cipher); "good, sufficient, phase_out, insufficient (NCSC-NL 2025 appendix B), not_applicable, error; null when not run."
+    "tls_cipher_reason": Str = |r| opt_reason(&r.connected.tls_cipher); "Why tls_cipher is error (or a note)."
+    "certificate_status": Status = |r| opt_status(&r.connected.certificate); "valid, expired, name_mismatch, untrusted, self_signed, not_applicable (no HTTPS), error; null when not run."
+    "certificate_reason": Str = |r| opt_reason(&r.connected.certificate); "Why the certificate fails validation, or error."
+    "certificate_key": Str = |r| s(&r.web.certificate_key); "Leaf key type and size (RSA 2048, EC P-256)."
+    "certificate_signature": Str = |r| s(&r.web.certificate_signature); "Leaf signature algorithm."
+    "certificate_not_after": Str = |r| s(&r.web.certificate_not_after); "Leaf notAfter (RFC 3339, UTC)."
+    "certificate_issuer": Str = |r| s(&r.web.certificate_issuer); "Leaf issuer."
+    "pq_kex_status": Status = |r| opt_status(&r.connected.pq_kex); "pq_hybrid (X25519MLKEM768 negotiated), classical, not_applicable (no TLS 1.3), error; null when not run."
+    "pq_kex_reason": Str = |r| opt_reason(&r.connected.pq_kex); "Why pq_kex is error."
+    "hsts_status": Status = |r| opt_status(&r.connected.hsts); "strong (max-age >= 31536000), weak, absent, not_applicable (no HTTPS), error; null when not run."
+    "hsts_reason": Str = |r| opt_reason(&r.connected.hsts); "Why hsts is weak or error."
+    "hsts_header": Str = |r| s(&r.web.hsts_header); "The Strict-Transport-Security header as sent."
+    "hsts_max_age": Int = |r| Value::Int(r.web.hsts_max_age); "HSTS max-age in seconds."
+    "hsts_include_subdomains": Bool = |r| Value::Bool(r.web.hsts_include_subdomains); "HSTS includeSubDomains."
+    "hsts_preload": Bool = |r| Value::Bool(r.web.hsts_preload); "HSTS preload."
+    "security_txt_status": Status = |r| opt_status(&r.connected.security_txt); "valid (RFC 9116: 200, text/plain, Contact and Expires, not expired), invalid, absent, not_applicable (no HTTPS), error; null when not run."
+    "security_txt_reason": Str = |r| opt_reason(&r.connected.security_txt); "Why security_txt is invalid or error."
+    "security_txt_expires": Str = |r| s(&r.web.security_txt_expires); "security.txt Expires field."
+    "security_headers_status": Status = |r| opt_status(&r.connected.security_headers); "all, some or none of CSP, X-Frame-Options, X-Content-Type-Options, Referrer-Policy; not_applicable; error; null when not run."
+    "security_headers_reason": Str = |r| opt_reason(&r.connected.security_headers); "Why security_headers is error."
+    "security_headers_present": StrList = |r| Value::StrList(&r.web.security_headers_present); "Security headers present (lower-case names)."
 }
 
 /// Index of the first column after which input extra columns are placed.

@@ -243,7 +243,9 @@ pub async fn scan(opts: &ScanOptions) -> Result<ScanSummary, ScanError> {
         summary.dns_queries += row.dns_queries as u64;
         let mut any_error = false;
         for check in Check::ALL {
-            let status = row.finding(check).status;
+            let Some(status) = row.finding(check).map(|f| f.status) else {
+                continue;
+            };
             any_error |= status == Status::Error;
             *summary
                 .statuses

@@ -63,6 +63,8 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
     row.sector = target.sector.clone();
     row.organisation = target.organisation.clone();
     row.extra = target.extra.clone();
+    // The web and mail checks are not part of the DNS plan: null unless a later stage runs them.
+    row.connected = Default::default();
     let mut dns = DomainDns::new(ctx.client, ctx.reach, domain);
 
     // 1. The SOA query at the domain decides DNSSEC, the zone and whether the rest can run.

@@ -38,7 +38,7 @@ use uptake_model::row::{Kind, ScanRow, Value, COLUMNS, EXTRA_AFTER};
 use uptake_model::Status;
 
 /// Version of the dataset schema, stored as `uptake.schema_version`.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 /// Metadata key: version of the dataset schema.
 pub const META_SCHEMA_VERSION: &str = "uptake.schema_version";
 /// Metadata key: version of uptake that wrote the file.
@@ -175,7 +175,7 @@ fn data_type(kind: Kind) -> DataType {
 }
 
 fn nullable(kind: Kind) -> bool {
-    matches!(kind, Kind::Str | Kind::Int | Kind::Bool)
+    matches!(kind, Kind::Str | Kind::Int | Kind::Bool | Kind::Status)
 }
 
 fn field(name: &str, kind: Kind, doc: &str) -> Field {
@@ -261,7 +261,7 @@ impl ColumnBuilder {
     fn append(&mut self, value: &Value<'_>) {
         match (self, value) {
             (ColumnBuilder::Str(b), Value::Str(v)) => b.append_option(*v),
-            (ColumnBuilder::Status(b), Value::Status(s)) => b.append_value(status_key(*s)),
+            (ColumnBuilder::Status(b), Value::Status(s)) => b.append_option(s.map(status_key)),
             (ColumnBuilder::Int(b), Value::Int(v)) => b.append_option(*v),
             (ColumnBuilder::Bool(b), Value::Bool(v)) => b.append_option(*v),
             (ColumnBuilder::StrList(b), Value::StrList(items)) => {
