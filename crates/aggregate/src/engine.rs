@@ -1,0 +1,984 @@
+//! The aggregation engine: reads the dataset's part files row group by row group (rayon over
+//! every row group of every file), evaluates every metric on each record batch and counts
+//! applicable / adopted / error rows per (scan, country, sector[, organisation]) cell; the
+//! requested groupings are roll-ups of those cells.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Schema};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+use rayon::prelude::*;
+use uptake_model::row::Kind;
+use uptake_model::Status;
+use uptake_store::{META_SCAN_ID, META_SCHEMA_VERSION, SCHEMA_VERSION};
+
+use crate::cond::{status_code, Column, Columns, NULL_CODE};
+use crate::groups;
+use crate::metrics::{metrics, Metric};
+use crate::stats::{two_proportion, wilson, Z95};
+use crate::AggregateError;
+
+/// A dimension to group by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dim {
+    /// Country (list, else ccTLD).
+    Country,
+    /// ISIC Rev.4 section of the sector label.
+    Sector,
+    /// Organisation from the list.
+    Organisation,
+}
+
+impl Dim {
+    /// The dimension's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dim::Country => "country",
+            Dim::Sector => "sector",
+            Dim::Organisation => "organisation",
+        }
+    }
+}
+
+/// A grouping: the overall population (no dimensions) or a combination of dimensions.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Grouping(pub Vec<Dim>);
+
+impl Grouping {
+    /// The overall population.
+    pub fn all() -> Grouping {
+        Grouping(vec![])
+    }
+}
+
+impl fmt::Display for Grouping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("all");
+        }
+        let names: Vec<_> = self.0.iter().map(|d| d.as_str()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl FromStr for Grouping {
+    type Err = AggregateError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "all" {
+            return Ok(Grouping::all());
+        }
+        let mut dims = vec![];
+        for part in s.split(',') {
+            let d = match part.trim() {
+                "country" => Dim::Country,
+                "sector" => Dim::Sector,
+                "organisation" | "organization" => Dim::Organisation,
+                other => {
+                    return Err(AggregateError::Grouping(format!(
+                        "unknown dimension '{other}' in '{s}' (country, sector, organisation)"
+                    )))
+                }
+            };
+            if dims.contains(&d) {
+                return Err(AggregateError::Grouping(format!("'{s}' repeats {part}")));
+            }
+            dims.push(d);
+        }
+        Ok(Grouping(dims))
+    }
+}
+
+/// Separator of the dimension values in a group of several dimensions (`NL|O`).
+pub const GROUP_SEP: &str = "|";
+
+/// What to aggregate.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Scan ids to read (empty: every scan of the dataset).
+    pub scans: Vec<String>,
+    /// Groupings besides the overall population (which is always reported).
+    pub groupings: Vec<Grouping>,
+}
+
+/// One scan as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanInfo {
+    /// Scan id (the `scan=<id>` partition).
+    pub id: String,
+    /// UTC date of the earliest `scanned_at` (YYYY-MM-DD).
+    pub date: String,
+    /// Rows read.
+    pub rows: u64,
+    /// Part files read.
+    pub files: usize,
+    /// `uptake.schema_version` of its files.
+    pub schema_version: u32,
+    /// Metrics unavailable in this scan, with the first missing column.
+    pub unavailable: BTreeMap<String, String>,
+}
+
+/// One line of the long-form output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdoptionRow {
+    /// Scan id.
+    pub scan: String,
+    /// Scan date.
+    pub date: String,
+    /// Grouping name (`all`, `country`, `country,sector`, ...).
+    pub grouping: String,
+    /// Group value (`all`, `NL`, `NL|O`, ...).
+    pub group: String,
+    /// Metric id.
+    pub metric: String,
+    /// False when the scan lacks a column the metric reads; counts are then `None`.
+    pub available: bool,
+    /// Applicable rows (denominator).
+    pub applicable: Option<u64>,
+    /// Adopted rows (numerator).
+    pub adopted: Option<u64>,
+    /// Rows that could not be measured.
+    pub errors: Option<u64>,
+    /// adopted / applicable.
+    pub rate: Option<f64>,
+    /// Wilson 95% lower bound.
+    pub ci_low: Option<f64>,
+    /// Wilson 95% upper bound.
+    pub ci_high: Option<f64>,
+    /// errors / (applicable + errors).
+    pub error_rate: Option<f64>,
+}
+
+/// The change of one metric in one group between two consecutive scans.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    /// Earlier scan.
+    pub from_scan: String,
+    /// Later scan.
+    pub to_scan: String,
+    /// Grouping name.
+    pub grouping: String,
+    /// Group value.
+    pub group: String,
+    /// Metric id.
+    pub metric: String,
+    /// Rate in the earlier scan.
+    pub rate_from: f64,
+    /// Rate in the later scan.
+    pub rate_to: f64,
+    /// rate_to - rate_from.
+    pub diff: f64,
+    /// Pooled two-proportion z (`None` when both rates are 0 or both 1).
+    pub z: Option<f64>,
+    /// Two-sided p-value (`None` with `z`).
+    pub p_value: Option<f64>,
+}
+
+/// The result of [`aggregate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    /// Scans in time order (date, then id).
+    pub scans: Vec<ScanInfo>,
+    /// The groupings reported (the overall population first).
+    pub groupings: Vec<Grouping>,
+    /// Every (scan, grouping, group, metric).
+    pub rows: Vec<AdoptionRow>,
+    /// Changes between consecutive scans.
+    pub changes: Vec<ChangeRow>,
+    /// Each sector label seen (as written in the list) and its group value.
+    pub sector_labels: BTreeMap<String, String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning: scans, files, schemas
+// ---------------------------------------------------------------------------------------------
+
+struct FilePlan {
+    path: PathBuf,
+    meta: ArrowReaderMetadata,
+}
+
+struct ScanPlan {
+    id: String,
+    files: Vec<FilePlan>,
+    version: u32,
+    /// Per metric: available?
+    available: Vec<bool>,
+    unavailable: BTreeMap<String, String>,
+}
+
+fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> AggregateError + 'a {
+    move |source| AggregateError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn list_scans(dataset: &Path) -> Result<Vec<(String, PathBuf)>, AggregateError> {
+    let mut scans = vec![];
+    for entry in fs::read_dir(dataset).map_err(io_err("list", dataset))? {
+        let entry = entry.map_err(io_err("list", dataset))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(id) = name.strip_prefix("scan=") {
+            if entry.path().is_dir() {
+                scans.push((id.to_string(), entry.path()));
+            }
+        }
+    }
+    scans.sort();
+    Ok(scans)
+}
+
+fn part_files(dir: &Path) -> Result<Vec<PathBuf>, AggregateError> {
+    let mut files = vec![];
+    for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
+        let entry = entry.map_err(io_err("list", dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && !name.starts_with('_') && name.ends_with(".parquet") {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn kind_fits(kind: Kind, dt: &DataType) -> bool {
+    match kind {
+        Kind::Status => match dt {
+            DataType::Dictionary(_, v) => **v == DataType::Utf8,
+            DataType::Utf8 => true,
+            _ => false,
+        },
+        Kind::Str => *dt == DataType::Utf8,
+        Kind::Int => *dt == DataType::Int64,
+        Kind::Bool => *dt == DataType::Boolean,
+        Kind::StrList => matches!(dt, DataType::List(f) if *f.data_type() == DataType::Utf8),
+        Kind::IntList => matches!(dt, DataType::List(f) if *f.data_type() == DataType::Int64),
+        Kind::Timestamp => matches!(dt, DataType::Timestamp(_, _)),
+    }
+}
+
+fn check_column(
+    schema: &Schema,
+    path: &Path,
+    name: &str,
+    kind: Kind,
+) -> Result<bool, AggregateError> {
+    match schema.field_with_name(name) {
+        Err(_) => Ok(false),
+        Ok(f) if kind_fits(kind, f.data_type()) => Ok(true),
+        Ok(f) => Err(AggregateError::ColumnType {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            found: f.data_type().to_string(),
+            expected: kind.type_name(),
+        }),
+    }
+}
+
+const CURRENT_VERSION: u32 = parse_version(SCHEMA_VERSION);
+
+const fn parse_version(s: &str) -> u32 {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut v = 0u32;
+    while i < b.len() {
+        v = v * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    v
+}
+
+fn context_columns(org: bool) -> Vec<(&'static str, Kind)> {
+    let mut cols = vec![
+        ("domain", Kind::Str),
+        ("country", Kind::Str),
+        ("sector", Kind::Str),
+        ("scanned_at", Kind::Timestamp),
+    ];
+    if org {
+        cols.push(("organisation", Kind::Str));
+    }
+    cols
+}
+
+fn plan_scan(
+    id: &str,
+    dir: &Path,
+    metrics: &[Metric],
+    org: bool,
+) -> Result<ScanPlan, AggregateError> {
+    let paths = part_files(dir)?;
+    if paths.is_empty() {
+        return Err(AggregateError::EmptyScan {
+            scan: id.to_string(),
+            reason: "no part files".into(),
+        });
+    }
+    let mut files = vec![];
+    let mut version = None;
+    let mut present: Option<Vec<Vec<bool>>> = None;
+    for path in paths {
+        let file = File::open(&path).map_err(io_err("open", &path))?;
+        let meta = ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| {
+            AggregateError::NotParquet {
+                path: path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let kv: HashMap<&str, &str> = meta
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .into_iter()
+            .flatten()
+            .filter_map(|kv| Some((kv.key.as_str(), kv.value.as_deref()?)))
+            .collect();
+        let v = kv
+            .get(META_SCHEMA_VERSION)
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|v| (1..=CURRENT_VERSION).contains(v))
+            .ok_or_else(|| AggregateError::SchemaVersion {
+                path: path.clone(),
+                found: kv.get(META_SCHEMA_VERSION).map(|s| s.to_string()),
+            })?;
+        match version {
+            None => version = Some(v),
+            Some(first) if first != v => {
+                return Err(AggregateError::MixedVersions {
+                    scan: id.to_string(),
+                    first,
+                    other: v,
+                    path,
+                })
+            }
+            Some(_) => {}
+        }
+        if kv.get(META_SCAN_ID).copied() != Some(id) {
+            return Err(AggregateError::ScanIdMismatch {
+                path,
+                scan: id.to_string(),
+                found: kv.get(META_SCAN_ID).map(|s| s.to_string()),
+            });
+        }
+        let schema = meta.schema().clone();
+        for (name, kind) in context_columns(org) {
+            if !check_column(&schema, &path, name, kind)? {
+                return Err(AggregateError::MissingColumn {
+                    path,
+                    column: name.to_string(),
+                    why: "a context column".into(),
+                });
+            }
+        }
+        let mut this = vec![];
+        for m in metrics {
+            let mut cols = vec![];
+            for (name, kind) in m.columns() {
+                let ok = check_column(&schema, &path, &name, kind)?;
+                if !ok && v == CURRENT_VERSION {
+                    return Err(AggregateError::MissingColumn {
+                        path,
+                        column: name,
+                        why: format!("read by metric {} and part of schema version {v}", m.id),
+                    });
+                }
+                cols.push(ok);
+            }
+            this.push(cols);
+        }
+        match &present {
+            None => present = Some(this),
+            Some(first) if *first != this => {
+                return Err(AggregateError::InconsistentScan {
+                    scan: id.to_string(),
+                    path,
+                })
+            }
+            Some(_) => {}
+        }
+        files.push(FilePlan { path, meta });
+    }
+    let present = present.unwrap_or_default();
+    let mut available = vec![];
+    let mut unavailable = BTreeMap::new();
+    for (m, cols) in metrics.iter().zip(&present) {
+        let missing = m
+            .columns()
+            .into_iter()
+            .zip(cols)
+            .find(|(_, ok)| !**ok)
+            .map(|((name, _), _)| name);
+        available.push(missing.is_none());
+        if let Some(col) = missing {
+            unavailable.insert(m.id.to_string(), col);
+        }
+    }
+    Ok(ScanPlan {
+        id: id.to_string(),
+        files,
+        version: version.unwrap_or(CURRENT_VERSION),
+        available,
+        unavailable,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counting
+// ---------------------------------------------------------------------------------------------
+
+/// Counts of one metric in one cell: [not counted, applicable not adopted, adopted, error].
+type Counts = [u64; 4];
+
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, name: String) -> u32 {
+        if let Some(&id) = self.ids.get(&name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.clone());
+        self.ids.insert(name, id);
+        id
+    }
+}
+
+/// What one task (one row group) counted, keyed by the cell's group values.
+#[derive(Default)]
+struct Partial {
+    rows: u64,
+    min_time: Option<i64>,
+    cells: HashMap<[String; 3], Vec<Counts>>,
+    sector_labels: BTreeMap<String, String>,
+}
+
+impl Partial {
+    fn merge(mut self, other: Partial) -> Partial {
+        self.rows += other.rows;
+        self.min_time = match (self.min_time, other.min_time) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        for (key, counts) in other.cells {
+            match self.cells.get_mut(&key) {
+                Some(mine) => {
+                    for (a, b) in mine.iter_mut().zip(counts) {
+                        for k in 0..4 {
+                            a[k] += b[k];
+                        }
+                    }
+                }
+                None => {
+                    self.cells.insert(key, counts);
+                }
+            }
+        }
+        self.sector_labels.extend(other.sector_labels);
+        self
+    }
+}
+
+/// Per-task state: group interning with caches from raw list values to group ids.
+#[derive(Default)]
+struct Keys {
+    countries: Interner,
+    sectors: Interner,
+    orgs: Interner,
+    by_listed_country: HashMap<String, u32>,
+    by_tld: HashMap<String, u32>,
+    by_sector_label: HashMap<String, u32>,
+    cells: HashMap<(u32, u32, u32), usize>,
+}
+
+impl Keys {
+    fn country(&mut self, listed: Option<&str>, domain: &str) -> u32 {
+        match listed.filter(|c| !c.trim_matches(' ').is_empty()) {
+            Some(c) => {
+                if let Some(&id) = self.by_listed_country.get(c) {
+                    return id;
+                }
+                let id = self.countries.id(groups::country(Some(c), domain));
+                self.by_listed_country.insert(c.to_string(), id);
+                id
+            }
+            None => {
+                let tld = domain.rsplit('.').next().unwrap_or("");
+                if let Some(&id) = self.by_tld.get(tld) {
+                    return id;
+                }
+                let id = self.countries.id(groups::country(None, domain));
+                self.by_tld.insert(tld.to_string(), id);
+                id
+            }
+        }
+    }
+
+    fn sector(&mut self, listed: Option<&str>) -> u32 {
+        let label = listed.unwrap_or("");
+        if let Some(&id) = self.by_sector_label.get(label) {
+            return id;
+        }
+        let id = self.sectors.id(groups::sector(listed));
+        self.by_sector_label.insert(label.to_string(), id);
+        id
+    }
+}
+
+fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> &'a StringArray {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .expect("planned as utf8")
+}
+
+/// Status codes of a status column (dictionary or plain strings).
+fn status_codes(array: &ArrayRef, column: &str, path: &Path) -> Result<Vec<u8>, AggregateError> {
+    let unknown = |word: &str| AggregateError::UnknownStatus {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+        word: word.to_string(),
+    };
+    let code_of = |word: &str| -> Result<u8, AggregateError> {
+        word.parse::<Status>()
+            .map(status_code)
+            .map_err(|_| unknown(word))
+    };
+    if let Some(dict) = array.as_any_dictionary_opt() {
+        let values = dict
+            .values()
+            .as_string_opt::<i32>()
+            .expect("planned as dictionary of utf8");
+        let mut lookup = Vec::with_capacity(values.len());
+        for i in 0..values.len() {
+            // Dictionary entries no row uses may be anything; only used keys are checked.
+            lookup.push(if values.is_valid(i) {
+                code_of(values.value(i)).ok()
+            } else {
+                None
+            });
+        }
+        let keys = dict.normalized_keys();
+        let mut out = Vec::with_capacity(keys.len());
+        for (i, k) in keys.into_iter().enumerate() {
+            out.push(if array.is_null(i) {
+                NULL_CODE
+            } else {
+                match lookup[k] {
+                    Some(c) => c,
+                    None => return Err(unknown(values.value(k))),
+                }
+            });
+        }
+        Ok(out)
+    } else {
+        let s = array.as_string_opt::<i32>().expect("planned as utf8");
+        let mut memo: HashMap<&str, u8> = HashMap::new();
+        let mut out = Vec::with_capacity(s.len());
+        for i in 0..s.len() {
+            if s.is_null(i) {
+                out.push(NULL_CODE);
+                continue;
+            }
+            let w = s.value(i);
+            let c = match memo.get(w) {
+                Some(&c) => c,
+                None => {
+                    let c = code_of(w)?;
+                    memo.insert(w, c);
+                    c
+                }
+            };
+            out.push(c);
+        }
+        Ok(out)
+    }
+}
+
+struct Task<'a> {
+    plan: &'a ScanPlan,
+    file: &'a FilePlan,
+    row_group: usize,
+}
+
+fn run_task(
+    task: &Task<'_>,
+    metrics: &[Metric],
+    org: bool,
+    projection: &[String],
+) -> Result<Partial, AggregateError> {
+    let path = &task.file.path;
+    let file = File::open(path).map_err(io_err("open", path))?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, task.file.meta.clone());
+    let schema = builder.schema().clone();
+    let roots: Vec<usize> = projection
+        .iter()
+        .filter_map(|c| schema.index_of(c).ok())
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .with_row_groups(vec![task.row_group])
+        .with_batch_size(16 * 1024)
+        .build()
+        .map_err(|e| AggregateError::Parquet {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    let nm = metrics.len();
+    let mut keys = Keys::default();
+    let mut counts: Vec<Counts> = vec![];
+    let mut rows = 0u64;
+    let mut min_time: Option<i64> = None;
+    let status_cols: Vec<Vec<String>> = metrics.iter().map(Metric::status_columns).collect();
+    let error_code = status_code(Status::Error);
+    for batch in reader {
+        let batch = batch.map_err(|e| AggregateError::Parquet {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let n = batch.num_rows();
+        rows += n as u64;
+        let times = batch
+            .column_by_name("scanned_at")
+            .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>());
+        if let Some(t) = times {
+            if let Some(m) = t.iter().flatten().min() {
+                min_time = Some(min_time.map_or(m, |x| x.min(m)));
+            }
+        }
+        // Cell of every row.
+        let domain = string_column(&batch, "domain");
+        let country = string_column(&batch, "country");
+        let sector = string_column(&batch, "sector");
+        let organisation = org.then(|| string_column(&batch, "organisation"));
+        let mut cell = Vec::with_capacity(n);
+        for i in 0..n {
+            let c = keys.country(opt(country, i), domain.value(i));
+            let s = keys.sector(opt(sector, i));
+            let o = match organisation {
+                Some(a) => {
+                    let name = groups::organisation(opt(a, i));
+                    keys.orgs.id(name)
+                }
+                None => 0,
+            };
+            let next = keys.cells.len();
+            let idx = *keys.cells.entry((c, s, o)).or_insert(next);
+            if idx == next {
+                counts.resize((idx + 1) * nm, [0; 4]);
+            }
+            cell.push(idx);
+        }
+        // Decoded columns.
+        let mut cols = Columns::default();
+        for (name, array) in batch.schema().fields().iter().zip(batch.columns()) {
+            let name = name.name();
+            if ["domain", "country", "sector", "organisation", "scanned_at"]
+                .contains(&name.as_str())
+            {
+                continue;
+            }
+            let column = match array.data_type() {
+                DataType::Dictionary(_, _) => Column::Status(status_codes(array, name, path)?),
+                DataType::Utf8 if name.ends_with("_status") => {
+                    Column::Status(status_codes(array, name, path)?)
+                }
+                DataType::Utf8 => Column::Str(array.as_string::<i32>()),
+                DataType::Int64 => Column::Int(array.as_primitive()),
+                DataType::Boolean => Column::Bool(array.as_boolean()),
+                DataType::List(_) => Column::List(array.as_list::<i32>()),
+                other => unreachable!("planned column {name} of type {other}"),
+            };
+            cols.by_name.insert(name.clone(), column);
+        }
+        let mut class = vec![0u8; n];
+        for (m, metric) in metrics.iter().enumerate() {
+            if !task.plan.available[m] {
+                continue;
+            }
+            let applies = metric.applies_to.eval(&cols, n);
+            let adopted = metric.adopted.eval(&cols, n);
+            for i in 0..n {
+                class[i] = if applies[i] { 1 + adopted[i] as u8 } else { 0 };
+            }
+            // Error overrides, null overrides everything (check not run).
+            for col in &status_cols[m] {
+                for (c, &code) in class.iter_mut().zip(cols.status(col)) {
+                    if code == error_code {
+                        *c = 3;
+                    }
+                }
+            }
+            for col in &status_cols[m] {
+                for (c, &code) in class.iter_mut().zip(cols.status(col)) {
+                    if code == NULL_CODE {
+                        *c = 0;
+                    }
+                }
+            }
+            for i in 0..n {
+                counts[cell[i] * nm + m][class[i] as usize] += 1;
+            }
+        }
+    }
+    let mut partial = Partial {
+        rows,
+        min_time,
+        ..Partial::default()
+    };
+    for ((c, s, o), idx) in keys.cells {
+        let key = [
+            keys.countries.names[c as usize].clone(),
+            keys.sectors.names[s as usize].clone(),
+            if org {
+                keys.orgs.names[o as usize].clone()
+            } else {
+                String::new()
+            },
+        ];
+        partial
+            .cells
+            .insert(key, counts[idx * nm..(idx + 1) * nm].to_vec());
+    }
+    for (label, id) in keys.by_sector_label {
+        if !label.is_empty() {
+            partial
+                .sector_labels
+                .insert(label, keys.sectors.names[id as usize].clone());
+        }
+    }
+    Ok(partial)
+}
+
+fn opt(a: &StringArray, i: usize) -> Option<&str> {
+    a.is_valid(i).then(|| a.value(i))
+}
+
+fn date_of(micros: i64) -> String {
+    let (y, m, d, _, _, _) = uptake_model::time::utc_fields(micros.div_euclid(1_000_000));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn group_value(key: &[String; 3], grouping: &Grouping) -> String {
+    if grouping.0.is_empty() {
+        return "all".into();
+    }
+    let parts: Vec<&str> = grouping
+        .0
+        .iter()
+        .map(|d| match d {
+            Dim::Country => key[0].as_str(),
+            Dim::Sector => key[1].as_str(),
+            Dim::Organisation => key[2].as_str(),
+        })
+        .collect();
+    parts.join(GROUP_SEP)
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+/// Reads `dataset` and computes every metric for every scan and grouping.
+pub fn aggregate(dataset: &Path, options: &Options) -> Result<Aggregate, AggregateError> {
+    let metrics = metrics();
+    let all = list_scans(dataset)?;
+    let selected: Vec<(String, PathBuf)> = if options.scans.is_empty() {
+        all
+    } else {
+        let mut sel = vec![];
+        for id in &options.scans {
+            match all.iter().find(|(s, _)| s == id) {
+                Some(found) if !sel.contains(found) => sel.push(found.clone()),
+                Some(_) => {}
+                None => {
+                    return Err(AggregateError::NoSuchScan {
+                        dataset: dataset.to_path_buf(),
+                        scan: id.clone(),
+                        known: all.iter().map(|(s, _)| s.clone()).collect(),
+                    })
+                }
+            }
+        }
+        sel
+    };
+    if selected.is_empty() {
+        return Err(AggregateError::NoScans {
+            dataset: dataset.to_path_buf(),
+        });
+    }
+    let mut groupings = vec![Grouping::all()];
+    for g in &options.groupings {
+        if !groupings.contains(g) {
+            groupings.push(g.clone());
+        }
+    }
+    let org = groupings.iter().any(|g| g.0.contains(&Dim::Organisation));
+    let plans = selected
+        .iter()
+        .map(|(id, dir)| plan_scan(id, dir, &metrics, org))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut projection: Vec<String> = context_columns(org)
+        .into_iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    for m in &metrics {
+        for (name, _) in m.columns() {
+            if !projection.contains(&name) {
+                projection.push(name);
+            }
+        }
+    }
+    let tasks: Vec<(usize, Task<'_>)> = plans
+        .iter()
+        .enumerate()
+        .flat_map(|(s, plan)| {
+            plan.files.iter().flat_map(move |file| {
+                (0..file.meta.metadata().num_row_groups()).map(move |row_group| {
+                    (
+                        s,
+                        Task {
+                            plan,
+                            file,
+                            row_group,
+                        },
+                    )
+                })
+            })
+        })
+        .collect();
+    let partials: Vec<(usize, Partial)> = tasks
+        .par_iter()
+        .map(|(s, task)| Ok((*s, run_task(task, &metrics, org, &projection)?)))
+        .collect::<Result<_, AggregateError>>()?;
+    let mut per_scan: Vec<Partial> = plans.iter().map(|_| Partial::default()).collect();
+    for (s, p) in partials {
+        let acc = std::mem::take(&mut per_scan[s]);
+        per_scan[s] = acc.merge(p);
+    }
+
+    let mut scans = vec![];
+    let mut sector_labels = BTreeMap::new();
+    for (plan, partial) in plans.iter().zip(&per_scan) {
+        if partial.rows == 0 {
+            return Err(AggregateError::EmptyScan {
+                scan: plan.id.clone(),
+                reason: "its part files hold no rows".into(),
+            });
+        }
+        sector_labels.extend(partial.sector_labels.clone());
+        scans.push(ScanInfo {
+            id: plan.id.clone(),
+            date: partial.min_time.map(date_of).unwrap_or_default(),
+            rows: partial.rows,
+            files: plan.files.len(),
+            schema_version: plan.version,
+            unavailable: plan.unavailable.clone(),
+        });
+    }
+    let mut order: Vec<usize> = (0..scans.len()).collect();
+    order.sort_by(|&a, &b| (&scans[a].date, &scans[a].id).cmp(&(&scans[b].date, &scans[b].id)));
+
+    // Roll the cells up into each grouping.
+    let mut rows = vec![];
+    let mut rolled: Vec<BTreeMap<(usize, String), Vec<Counts>>> = vec![];
+    for &s in &order {
+        let mut by_group: BTreeMap<(usize, String), Vec<Counts>> = BTreeMap::new();
+        for (key, counts) in &per_scan[s].cells {
+            for (g, grouping) in groupings.iter().enumerate() {
+                let acc = by_group
+                    .entry((g, group_value(key, grouping)))
+                    .or_insert_with(|| vec![[0; 4]; metrics.len()]);
+                for (a, b) in acc.iter_mut().zip(counts) {
+                    for k in 0..4 {
+                        a[k] += b[k];
+                    }
+                }
+            }
+        }
+        let info = &scans[s];
+        for ((g, group), counts) in &by_group {
+            for (m, metric) in metrics.iter().enumerate() {
+                let c = counts[m];
+                let (applicable, adopted, errors) = (c[1] + c[2], c[2], c[3]);
+                let available = plans[s].available[m];
+                let ci = wilson(adopted, applicable, Z95).filter(|_| available);
+                rows.push(AdoptionRow {
+                    scan: info.id.clone(),
+                    date: info.date.clone(),
+                    grouping: groupings[*g].to_string(),
+                    group: group.clone(),
+                    metric: metric.id.to_string(),
+                    available,
+                    applicable: available.then_some(applicable),
+                    adopted: available.then_some(adopted),
+                    errors: available.then_some(errors),
+                    rate: ratio(adopted, applicable).filter(|_| available),
+                    ci_low: ci.map(|c| c.0),
+                    ci_high: ci.map(|c| c.1),
+                    error_rate: ratio(errors, applicable + errors).filter(|_| available),
+                });
+            }
+        }
+        rolled.push(by_group);
+    }
+
+    // Changes between consecutive scans.
+    let mut changes = vec![];
+    for w in 0..rolled.len().saturating_sub(1) {
+        let (a, b) = (order[w], order[w + 1]);
+        for (key, before) in &rolled[w] {
+            let Some(after) = rolled[w + 1].get(key) else {
+                continue;
+            };
+            for (m, metric) in metrics.iter().enumerate() {
+                if !plans[a].available[m] || !plans[b].available[m] {
+                    continue;
+                }
+                let (x1, n1) = (before[m][2], before[m][1] + before[m][2]);
+                let (x2, n2) = (after[m][2], after[m][1] + after[m][2]);
+                let (Some(r1), Some(r2)) = (ratio(x1, n1), ratio(x2, n2)) else {
+                    continue;
+                };
+                let test = two_proportion(x1, n1, x2, n2);
+                changes.push(ChangeRow {
+                    from_scan: scans[a].id.clone(),
+                    to_scan: scans[b].id.clone(),
+                    grouping: groupings[key.0].to_string(),
+                    group: key.1.clone(),
+                    metric: metric.id.to_string(),
+                    rate_from: r1,
+                    rate_to: r2,
+                    diff: r2 - r1,
+                    z: test.map(|t| t.z),
+                    p_value: test.map(|t| t.p_value),
+                });
+            }
+        }
+    }
+    let scans = order.iter().map(|&s| scans[s].clone()).collect();
+    Ok(Aggregate {
+        scans,
+        groupings,
+        rows,
+        changes,
+        sector_labels,
+    })
+}
