@@ -982,3 +982,302 @@ pub fn aggregate(dataset: &Path, options: &Options) -> Result<Aggregate, Aggrega
         sector_labels,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::RecordBatch;
+    use parquet::file::metadata::KeyValue;
+    use parquet::file::properties::WriterProperties;
+    use uptake_model::row::ScanRow;
+    use uptake_model::{Check, Finding};
+    use uptake_store::{read_rows, DatasetWriter, WriterOptions};
+
+    const DAY: i64 = 86_400_000_000;
+
+    /// A row of a DNS-only scan: dnssec as given, every other DNS check `absent`/`none`.
+    fn row(domain: &str, scan: &str, day: i64, country: Option<&str>, dnssec: Status) -> ScanRow {
+        let mut r = ScanRow::failed(
+            domain.into(),
+            domain.into(),
+            scan.into(),
+            1_790_000_000_000_000 + day * DAY,
+            "x",
+        );
+        for c in Check::DNS {
+            r.set_finding(c, Finding::of(c.statuses()[c.statuses().len() - 1]));
+        }
+        r.set_finding(Check::Dnssec, Finding::of(dnssec));
+        r.connected = Default::default();
+        r.country = country.map(str::to_string);
+        r.sector = Some("Banking".into());
+        r
+    }
+
+    fn write_scan(dataset: &Path, scan: &str, rows: &[ScanRow]) {
+        let mut w =
+            DatasetWriter::create(dataset, scan, "0of1", vec![], WriterOptions::default()).unwrap();
+        for r in rows {
+            w.write(r).unwrap();
+        }
+        w.finish().unwrap();
+    }
+
+    /// Rewrites the scan's part as another file without `drop` columns and with the given
+    /// schema version (a file as an older or broken writer would have made it).
+    fn rewrite(dataset: &Path, scan: &str, out: &str, drop: &[&str], version: &str) {
+        let dir = uptake_store::scan_dir(dataset, scan);
+        let batches = read_rows(&dir).unwrap();
+        let schema = batches[0].schema();
+        let keep: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| !drop.contains(&schema.field(i).name().as_str()))
+            .collect();
+        let props = WriterProperties::builder()
+            .set_key_value_metadata(Some(vec![
+                KeyValue::new(META_SCHEMA_VERSION.into(), version.to_string()),
+                KeyValue::new(META_SCAN_ID.into(), scan.to_string()),
+            ]))
+            .build();
+        let projected: Vec<RecordBatch> =
+            batches.iter().map(|b| b.project(&keep).unwrap()).collect();
+        let file = File::create(dir.join(out)).unwrap();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(file, projected[0].schema(), Some(props)).unwrap();
+        for b in &projected {
+            w.write(b).unwrap();
+        }
+        w.close().unwrap();
+    }
+
+    fn find<'a>(
+        agg: &'a Aggregate,
+        scan: &str,
+        grouping: &str,
+        group: &str,
+        metric: &str,
+    ) -> &'a AdoptionRow {
+        agg.rows
+            .iter()
+            .find(|r| {
+                r.scan == scan && r.grouping == grouping && r.group == group && r.metric == metric
+            })
+            .unwrap_or_else(|| panic!("no row {scan} {grouping} {group} {metric}"))
+    }
+
+    fn options(scans: &[&str], by: &[&str]) -> Options {
+        Options {
+            scans: scans.iter().map(|s| s.to_string()).collect(),
+            groupings: by.iter().map(|g| g.parse().unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn counts_groups_errors_and_changes_over_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path();
+        // Scan "old" (day 0): 2 of 4 NL rows secure, 1 error; one .uk row without country.
+        let mut old = vec![];
+        for (i, s) in [
+            Status::Secure,
+            Status::Secure,
+            Status::Insecure,
+            Status::Bogus,
+            Status::Error,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            old.push(row(&format!("d{i}.nl"), "old", 0, Some("nl"), s));
+        }
+        old.push(row("x.gov.uk", "old", 0, None, Status::Secure));
+        // Scan "new" (day 30): every NL row secure.
+        let new: Vec<ScanRow> = (0..4)
+            .map(|i| row(&format!("d{i}.nl"), "new", 30, Some("NL"), Status::Secure))
+            .collect();
+        write_scan(data, "new", &new);
+        write_scan(data, "old", &old);
+        let agg = aggregate(data, &options(&[], &["country", "country,sector"])).unwrap();
+        assert_eq!(
+            agg.scans
+                .iter()
+                .map(|s| (s.id.as_str(), s.rows))
+                .collect::<Vec<_>>(),
+            [("old", 6), ("new", 4)],
+            "time order"
+        );
+        assert_eq!(agg.scans[0].date, "2026-09-21");
+        let r = find(&agg, "old", "all", "all", "dnssec");
+        assert_eq!(
+            (r.applicable, r.adopted, r.errors),
+            (Some(5), Some(3), Some(1))
+        );
+        assert_eq!(r.rate, Some(0.6));
+        assert_eq!(r.error_rate, Some(1.0 / 6.0));
+        let (lo, hi) = crate::stats::wilson(3, 5, Z95).unwrap();
+        assert_eq!((r.ci_low, r.ci_high), (Some(lo), Some(hi)));
+        let nl = find(&agg, "old", "country", "NL", "dnssec");
+        assert_eq!(
+            (nl.applicable, nl.adopted, nl.errors),
+            (Some(4), Some(2), Some(1))
+        );
+        let gb = find(&agg, "old", "country,sector", "GB|K", "dnssec");
+        assert_eq!((gb.applicable, gb.adopted), (Some(1), Some(1)));
+        // Connected checks were not run (null): neither applicable nor error.
+        let st = find(&agg, "old", "all", "all", "starttls");
+        assert_eq!(
+            (st.applicable, st.errors, st.rate),
+            (Some(0), Some(0), None)
+        );
+        assert!(st.available);
+        // The change of NL from 2/4 to 4/4.
+        let c = agg
+            .changes
+            .iter()
+            .find(|c| c.grouping == "country" && c.group == "NL" && c.metric == "dnssec")
+            .unwrap();
+        let t = two_proportion(2, 4, 4, 4).unwrap();
+        assert_eq!((c.from_scan.as_str(), c.to_scan.as_str()), ("old", "new"));
+        assert_eq!((c.diff, c.z, c.p_value), (0.5, Some(t.z), Some(t.p_value)));
+        assert_eq!(agg.sector_labels["Banking"], "K");
+        // --scan selects.
+        let only = aggregate(data, &options(&["new"], &[])).unwrap();
+        assert_eq!(only.scans.len(), 1);
+        assert!(only.changes.is_empty());
+        assert!(only.rows.iter().all(|r| r.grouping == "all"));
+    }
+
+    #[test]
+    fn older_schema_makes_metrics_unavailable_not_zero() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path();
+        write_scan(
+            data,
+            "v1",
+            &[row("a.nl", "v1", 0, Some("NL"), Status::Secure)],
+        );
+        write_scan(
+            data,
+            "v2",
+            &[row("a.nl", "v2", 1, Some("NL"), Status::Secure)],
+        );
+        let dir = uptake_store::scan_dir(data, "v1");
+        rewrite(
+            data,
+            "v1",
+            "part-old-00000.parquet",
+            &["starttls_status", "hsts_max_age"],
+            "1",
+        );
+        fs::remove_file(dir.join("part-0of1-00000.parquet")).unwrap();
+        let agg = aggregate(data, &Options::default()).unwrap();
+        let v1 = &agg.scans[0];
+        assert_eq!(v1.schema_version, 1);
+        assert_eq!(v1.unavailable["starttls"], "starttls_status");
+        assert_eq!(v1.unavailable["hsts_preload_ready"], "hsts_max_age");
+        let r = find(&agg, "v1", "all", "all", "starttls");
+        assert!(!r.available);
+        assert_eq!((r.applicable, r.rate), (None, None));
+        assert!(find(&agg, "v2", "all", "all", "starttls").available);
+        assert_eq!(find(&agg, "v1", "all", "all", "dnssec").adopted, Some(1));
+        assert!(!agg.changes.iter().any(|c| c.metric == "starttls"));
+    }
+
+    #[test]
+    fn bad_input_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path();
+        let one = [row("a.nl", "s", 0, Some("NL"), Status::Secure)];
+        let err = |scan: &str| {
+            aggregate(data, &options(&[scan], &[]))
+                .unwrap_err()
+                .to_string()
+        };
+
+        // Two schema versions in one scan.
+        write_scan(
+            data,
+            "mixed",
+            &one.clone().map(|mut r| {
+                r.scan_id = "mixed".into();
+                r
+            }),
+        );
+        rewrite(data, "mixed", "part-z-00000.parquet", &[], "1");
+        assert!(
+            err("mixed").contains("mixes schema versions 2 and 1"),
+            "{}",
+            err("mixed")
+        );
+
+        // A column of the current schema missing.
+        write_scan(
+            data,
+            "nocol",
+            &one.clone().map(|mut r| {
+                r.scan_id = "nocol".into();
+                r
+            }),
+        );
+        rewrite(
+            data,
+            "nocol",
+            "part-z-00000.parquet",
+            &["dmarc_status"],
+            "2",
+        );
+        let e = err("nocol");
+        assert!(
+            e.contains("has no column dmarc_status") && e.contains("part-z-00000"),
+            "{e}"
+        );
+
+        // Not Parquet.
+        write_scan(
+            data,
+            "junk",
+            &one.clone().map(|mut r| {
+                r.scan_id = "junk".into();
+                r
+            }),
+        );
+        fs::write(
+            uptake_store::scan_dir(data, "junk").join("part-z.parquet"),
+            "a,b\n1,2\n",
+        )
+        .unwrap();
+        assert!(err("junk").contains("part-z.parquet is not a readable Parquet file"));
+
+        // Empty scans, unknown scans, unsupported versions.
+        fs::create_dir_all(uptake_store::scan_dir(data, "empty")).unwrap();
+        assert!(err("empty").contains("scan empty is empty (no part files)"));
+        let e = err("nope");
+        assert!(
+            e.contains("has no scan nope (scans: empty, junk, mixed, nocol)"),
+            "{e}"
+        );
+        write_scan(
+            data,
+            "future",
+            &one.clone().map(|mut r| {
+                r.scan_id = "future".into();
+                r
+            }),
+        );
+        rewrite(data, "future", "part-z-00000.parquet", &[], "9");
+        assert!(err("future").contains("has uptake.schema_version 9"));
+        let empty = tempfile::tempdir().unwrap();
+        assert!(aggregate(empty.path(), &Options::default())
+            .unwrap_err()
+            .to_string()
+            .contains("holds no scan=<id> directories"));
+    }
+
+    #[test]
+    fn groupings_parse() {
+        assert_eq!("all".parse::<Grouping>().unwrap(), Grouping::all());
+        let g: Grouping = "country,sector".parse().unwrap();
+        assert_eq!(g.to_string(), "country,sector");
+        assert!("country,country".parse::<Grouping>().is_err());
+        assert!("region".parse::<Grouping>().is_err());
+    }
+}
