@@ -36,14 +36,29 @@ impl Rng {
 }
 
 const COUNTRIES: &[Option<&str>] = &[
-    Some("NL"), Some("SE"), Some("DE"), Some("BR"), Some("GB"), Some("US"), Some("FR"),
-    Some("nl"), None,
+    Some("NL"),
+    Some("SE"),
+    Some("DE"),
+    Some("BR"),
+    Some("GB"),
+    Some("US"),
+    Some("FR"),
+    Some("nl"),
+    None,
 ];
 const TLDS: &[&str] = &["nl", "se", "de", "com", "org", "co.uk", "fr", "br", "eu"];
 const SECTORS: &[Option<&str>] = &[
-    Some("public administration"), Some("finance"), Some("health"), Some("education"),
-    Some("telecom"), Some("other"), Some("Government"), Some("Banking"), Some("University"),
-    Some("Space tourism"), None,
+    Some("public administration"),
+    Some("finance"),
+    Some("health"),
+    Some("education"),
+    Some("telecom"),
+    Some("other"),
+    Some("Government"),
+    Some("Banking"),
+    Some("University"),
+    Some("Space tourism"),
+    None,
 ];
 const TLS: &[&str] = &["TLSv1.2", "TLSv1.3", "TLSv1.0", ""];
 const KEYS: &[&str] = &["RSA 2048", "RSA 1024", "RSA 4096", "EC P-256", "Ed25519"];
@@ -79,7 +94,9 @@ fn row(i: u64, scan: &str, rng: &mut Rng) -> ScanRow {
     }
     r.dnssec_evidence.nsec3_iterations = Some(rng.below(3) as i64);
     r.dnssec_evidence.denial = Some(["nsec", "nsec3"][rng.below(2)].into());
-    r.caa_issuers = (0..rng.below(3)).map(|_| "ca.example".to_string()).collect();
+    r.caa_issuers = (0..rng.below(3))
+        .map(|_| "ca.example".to_string())
+        .collect();
     r.spf_record = Some(["v=spf1 -all", "v=spf1 mx ~all"][rng.below(2)].into());
     r.dmarc_pct = Some([100, 50][rng.below(2)]);
     let mx = rng.below(3);

@@ -492,6 +492,17 @@ pub fn metrics_markdown() -> String {
          `error_rate = errors / (applicable + errors)`. A scan whose files lack a column a \
          metric reads (an older schema version) reports the metric as unavailable: \
          `available = false` and empty counts.\n\n\
+         ## Groups\n\n\
+         - `country`: the list's value with spaces trimmed, upper-cased when it has two \
+         characters (ISO 3166 alpha-2), any other value kept verbatim as its own group; an \
+         empty or missing value falls back to the country of the domain's ccTLD \
+         (`datasets/cctld-countries.csv`, e.g. `.uk` -> GB); generic TLDs give `unknown`.\n\
+         - `sector`: the ISIC Rev.4 section (A-U) of the list's label (table in \
+         `crates/aggregate/src/groups.rs`; a single letter A-U is the section itself); a label \
+         not in the table is the group `unmapped: <label>`, never guessed; missing is \
+         `unknown`. adoption.json lists every label seen with its group.\n\
+         - `organisation`: the list's value; missing is `unknown`.\n\
+         - several dimensions (`--by country,sector`): the values joined by `|`, e.g. `NL|O`.\n\n\
          ## Metrics\n\n",
     );
     for m in metrics() {
