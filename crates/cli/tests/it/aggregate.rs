@@ -92,6 +92,8 @@ fn aggregate_agrees_with_truth_and_with_duckdb() {
             "sector",
             "--by",
             "country,sector",
+            "--by",
+            "organisation",
             "--out",
         ])
         .arg(&stats));
@@ -152,7 +154,9 @@ with open("{out}", "w", newline="") as f:
         "uptake and DuckDB differ:\n{}",
         diffs.join("\n")
     );
-    assert!(ours.keys().any(|k| k.1 == "country,sector"));
+    for grouping in ["all", "country", "sector", "country,sector", "organisation"] {
+        assert!(ours.keys().any(|k| k.1 == grouping), "no {grouping} rows");
+    }
 
     // 2. Rates from truth.csv for every metric whose inputs truth.csv has.
     let truth = csv_rows(&dir.join("truth.csv"));
