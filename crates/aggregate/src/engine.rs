@@ -1273,6 +1273,53 @@ mod tests {
     }
 
     #[test]
+    fn unknown_status_word_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path();
+        write_scan(
+            data,
+            "s",
+            &[row("a.nl", "s", 0, Some("NL"), Status::Secure)],
+        );
+        let dir = uptake_store::scan_dir(data, "s");
+        let part = dir.join("part-0of1-00000.parquet");
+        let batch = read_rows(&part).unwrap().remove(0);
+        let idx = batch.schema().index_of("dnssec_status").unwrap();
+        let mut columns = batch.columns().to_vec();
+        columns[idx] = std::sync::Arc::new(StringArray::from(vec!["maybe"]));
+        let mut fields: Vec<arrow_schema::Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields[idx] = arrow_schema::Field::new("dnssec_status", DataType::Utf8, true);
+        let batch =
+            RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns).unwrap();
+        let props = WriterProperties::builder()
+            .set_key_value_metadata(Some(vec![
+                KeyValue::new(META_SCHEMA_VERSION.into(), SCHEMA_VERSION.to_string()),
+                KeyValue::new(META_SCAN_ID.into(), "s".to_string()),
+            ]))
+            .build();
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            File::create(&part).unwrap(),
+            batch.schema(),
+            Some(props),
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let e = aggregate(data, &Options::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("column dnssec_status holds 'maybe', which is not a status word"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn groupings_parse() {
         assert_eq!("all".parse::<Grouping>().unwrap(), Grouping::all());
         let g: Grouping = "country,sector".parse().unwrap();
