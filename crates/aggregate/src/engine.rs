@@ -12,8 +12,12 @@ use std::str::FromStr;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
-use arrow_schema::{DataType, Schema};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 use uptake_model::row::Kind;
@@ -302,7 +306,7 @@ const fn parse_version(s: &str) -> u32 {
 
 fn context_columns(org: bool) -> Vec<(&'static str, Kind)> {
     let mut cols = vec![
-        ("domain", Kind::Str),
+        ("public_suffix", Kind::Str),
         ("country", Kind::Str),
         ("sector", Kind::Str),
         ("scanned_at", Kind::Timestamp),
@@ -311,6 +315,41 @@ fn context_columns(org: bool) -> Vec<(&'static str, Kind)> {
         cols.push(("organisation", Kind::Str));
     }
     cols
+}
+
+/// The reader metadata with the context columns read as dictionaries (Parquet keeps them
+/// dictionary-encoded, so their group values are worked out once per entry).
+fn dictionary_context(
+    meta: ArrowReaderMetadata,
+    path: &Path,
+) -> Result<ArrowReaderMetadata, AggregateError> {
+    let fields: Vec<Field> = meta
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            if DICTIONARY_COLUMNS.contains(&f.name().as_str()) {
+                f.as_ref().clone().with_data_type(DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(DataType::Utf8),
+                ))
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    let schema = Arc::new(Schema::new_with_metadata(
+        fields,
+        meta.schema().metadata().clone(),
+    ));
+    ArrowReaderMetadata::try_new(
+        meta.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(schema),
+    )
+    .map_err(|e| AggregateError::Parquet {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 fn plan_scan(
@@ -408,6 +447,7 @@ fn plan_scan(
             }
             Some(_) => {}
         }
+        let meta = dictionary_context(meta, &path)?;
         files.push(FilePlan { path, meta });
     }
     let present = present.unwrap_or_default();
@@ -494,57 +534,79 @@ impl Partial {
     }
 }
 
-/// Per-task state: group interning with caches from raw list values to group ids.
+/// Per-task state: the group values seen, and the cell of each (country, sector, organisation).
 #[derive(Default)]
 struct Keys {
     countries: Interner,
     sectors: Interner,
     orgs: Interner,
-    by_listed_country: HashMap<String, u32>,
-    by_tld: HashMap<String, u32>,
-    by_sector_label: HashMap<String, u32>,
+    /// Sector labels as listed, with their group id.
+    sector_labels: HashMap<String, u32>,
     cells: HashMap<(u32, u32, u32), usize>,
+    /// Cell by country id and sector id (when organisation is not a dimension).
+    dense: Vec<Vec<usize>>,
+}
+
+/// Context columns read as dictionaries: group values are worked out once per dictionary entry.
+const DICTIONARY_COLUMNS: [&str; 4] = ["country", "sector", "public_suffix", "organisation"];
+
+/// One dictionary-encoded context column of a batch: per row the entry index (None for null),
+/// and the entries.
+struct DictColumn<'a> {
+    keys: Vec<Option<usize>>,
+    values: &'a StringArray,
+}
+
+impl<'a> DictColumn<'a> {
+    fn of(batch: &'a RecordBatch, name: &str) -> DictColumn<'a> {
+        let array = batch.column_by_name(name).expect("planned context column");
+        let dict = array
+            .as_any_dictionary_opt()
+            .expect("context columns are read as dictionaries");
+        let values = dict.values().as_string_opt::<i32>().expect("utf8 values");
+        let nulls = array.nulls();
+        let keys = dict
+            .normalized_keys()
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| (!nulls.is_some_and(|n| n.is_null(i))).then_some(k))
+            .collect();
+        DictColumn { keys, values }
+    }
+
+    /// Maps every entry once.
+    fn map<T>(&self, mut f: impl FnMut(Option<&str>) -> T) -> Vec<T> {
+        (0..self.values.len())
+            .map(|i| f(self.values.is_valid(i).then(|| self.values.value(i))))
+            .collect()
+    }
 }
 
 impl Keys {
-    fn country(&mut self, listed: Option<&str>, domain: &str) -> u32 {
-        match listed.filter(|c| !c.trim_matches(' ').is_empty()) {
-            Some(c) => {
-                if let Some(&id) = self.by_listed_country.get(c) {
-                    return id;
-                }
-                let id = self.countries.id(groups::country(Some(c), domain));
-                self.by_listed_country.insert(c.to_string(), id);
-                id
-            }
+    fn cell(&mut self, c: u32, s: u32, o: Option<u32>, new_cell: &mut impl FnMut()) -> usize {
+        let next = self.cells.len();
+        let idx = match o {
             None => {
-                let tld = domain.rsplit('.').next().unwrap_or("");
-                if let Some(&id) = self.by_tld.get(tld) {
-                    return id;
+                let (c, s) = (c as usize, s as usize);
+                if self.dense.len() <= c {
+                    self.dense.resize(c + 1, vec![]);
                 }
-                let id = self.countries.id(groups::country(None, domain));
-                self.by_tld.insert(tld.to_string(), id);
-                id
+                if self.dense[c].len() <= s {
+                    self.dense[c].resize(s + 1, usize::MAX);
+                }
+                if self.dense[c][s] == usize::MAX {
+                    self.dense[c][s] = next;
+                    self.cells.insert((c as u32, s as u32, 0), next);
+                }
+                self.dense[c][s]
             }
+            Some(o) => *self.cells.entry((c, s, o)).or_insert(next),
+        };
+        if idx == next {
+            new_cell();
         }
+        idx
     }
-
-    fn sector(&mut self, listed: Option<&str>) -> u32 {
-        let label = listed.unwrap_or("");
-        if let Some(&id) = self.by_sector_label.get(label) {
-            return id;
-        }
-        let id = self.sectors.id(groups::sector(listed));
-        self.by_sector_label.insert(label.to_string(), id);
-        id
-    }
-}
-
-fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> &'a StringArray {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_string_opt::<i32>())
-        .expect("planned as utf8")
 }
 
 /// Status codes of a status column (dictionary or plain strings).
@@ -574,9 +636,10 @@ fn status_codes(array: &ArrayRef, column: &str, path: &Path) -> Result<Vec<u8>, 
             });
         }
         let keys = dict.normalized_keys();
+        let nulls = array.nulls();
         let mut out = Vec::with_capacity(keys.len());
         for (i, k) in keys.into_iter().enumerate() {
-            out.push(if array.is_null(i) {
+            out.push(if nulls.is_some_and(|n| n.is_null(i)) {
                 NULL_CODE
             } else {
                 match lookup[k] {
@@ -662,36 +725,48 @@ fn run_task(
                 min_time = Some(min_time.map_or(m, |x| x.min(m)));
             }
         }
-        // Cell of every row.
-        let domain = string_column(&batch, "domain");
-        let country = string_column(&batch, "country");
-        let sector = string_column(&batch, "sector");
-        let organisation = org.then(|| string_column(&batch, "organisation"));
-        let mut cell = Vec::with_capacity(n);
-        for i in 0..n {
-            let c = keys.country(opt(country, i), domain.value(i));
-            let s = keys.sector(opt(sector, i));
-            let o = match organisation {
-                Some(a) => {
-                    let name = groups::organisation(opt(a, i));
-                    keys.orgs.id(name)
-                }
-                None => 0,
-            };
-            let next = keys.cells.len();
-            let idx = *keys.cells.entry((c, s, o)).or_insert(next);
-            if idx == next {
-                counts.resize((idx + 1) * nm, [0; 4]);
+        // Cell of every row: group ids per dictionary entry, then per row.
+        let country = DictColumn::of(&batch, "country");
+        let suffix = DictColumn::of(&batch, "public_suffix");
+        let sector = DictColumn::of(&batch, "sector");
+        let listed_ids = country.map(|v| {
+            v.filter(|c| !c.trim_matches(' ').is_empty())
+                .map(|c| keys.countries.id(groups::country(Some(c), None)))
+        });
+        let suffix_ids = suffix.map(|v| keys.countries.id(groups::country(None, v)));
+        let unknown_country = keys.countries.id(groups::country(None, None));
+        let sector_ids = sector.map(|v| {
+            let id = keys.sectors.id(groups::sector(v));
+            if let Some(label) = v.filter(|l| !l.is_empty()) {
+                keys.sector_labels.insert(label.to_string(), id);
             }
-            cell.push(idx);
+            id
+        });
+        let unknown_sector = keys.sectors.id(groups::sector(None));
+        let orgs = org.then(|| {
+            let column = DictColumn::of(&batch, "organisation");
+            let ids = column.map(|v| keys.orgs.id(groups::organisation(v)));
+            (column.keys, ids)
+        });
+        let unknown_org = keys.orgs.id(groups::organisation(None));
+        let mut cell = Vec::with_capacity(n);
+        let mut grow = || counts.resize(counts.len() + nm, [0; 4]);
+        for i in 0..n {
+            let c = country.keys[i]
+                .and_then(|k| listed_ids[k])
+                .or_else(|| suffix.keys[i].map(|k| suffix_ids[k]))
+                .unwrap_or(unknown_country);
+            let s = sector.keys[i].map_or(unknown_sector, |k| sector_ids[k]);
+            let o = orgs
+                .as_ref()
+                .map(|(okeys, ids)| okeys[i].map_or(unknown_org, |k| ids[k]));
+            cell.push(keys.cell(c, s, o, &mut grow));
         }
         // Decoded columns.
         let mut cols = Columns::default();
         for (name, array) in batch.schema().fields().iter().zip(batch.columns()) {
             let name = name.name();
-            if ["domain", "country", "sector", "organisation", "scanned_at"]
-                .contains(&name.as_str())
-            {
+            if DICTIONARY_COLUMNS.contains(&name.as_str()) || name == "scanned_at" {
                 continue;
             }
             let column = match array.data_type() {
@@ -756,18 +831,12 @@ fn run_task(
             .cells
             .insert(key, counts[idx * nm..(idx + 1) * nm].to_vec());
     }
-    for (label, id) in keys.by_sector_label {
-        if !label.is_empty() {
-            partial
-                .sector_labels
-                .insert(label, keys.sectors.names[id as usize].clone());
-        }
+    for (label, id) in keys.sector_labels {
+        partial
+            .sector_labels
+            .insert(label, keys.sectors.names[id as usize].clone());
     }
     Ok(partial)
-}
-
-fn opt(a: &StringArray, i: usize) -> Option<&str> {
-    a.is_valid(i).then(|| a.value(i))
 }
 
 fn date_of(micros: i64) -> String {
@@ -1010,6 +1079,7 @@ mod tests {
         r.set_finding(Check::Dnssec, Finding::of(dnssec));
         r.connected = Default::default();
         r.country = country.map(str::to_string);
+        r.public_suffix = domain.split_once('.').map(|(_, s)| s.to_string());
         r.sector = Some("Banking".into());
         r
     }

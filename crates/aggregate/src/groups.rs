@@ -5,8 +5,9 @@
 //!
 //! - country: the list's value with spaces trimmed; two characters are upper-cased (ISO 3166
 //!   alpha-2), anything longer is kept verbatim as its own group (never guessed); an empty or
-//!   missing value falls back to the country of the domain's top-level label when that is a
-//!   ccTLD (`datasets/cctld-countries.csv`: `.uk` -> GB); otherwise `unknown` (generic TLDs).
+//!   missing value falls back to the country of the public suffix's top-level label when that
+//!   is a ccTLD (`datasets/cctld-countries.csv`: `gov.uk` -> GB); otherwise `unknown` (generic
+//!   TLDs, no public suffix).
 //! - sector: the list's label, trimmed and lower-cased, looked up in [`SECTOR_LABELS`] (a
 //!   single letter A-U is taken as the section itself); a label not in the table is kept as
 //!   `unmapped: <label>`; empty or missing is `unknown`.
@@ -134,11 +135,15 @@ pub fn cctld_rows() -> impl Iterator<Item = (&'static str, &'static str, &'stati
     })
 }
 
-/// The country group of a row (see the module docs).
-pub fn country(listed: Option<&str>, domain: &str) -> String {
+/// The country group of a row (see the module docs) from the list's value and the public
+/// suffix.
+pub fn country(listed: Option<&str>, public_suffix: Option<&str>) -> String {
     let c = listed.map(|c| c.trim_matches(' ')).unwrap_or("");
     if c.is_empty() {
-        let tld = domain.rsplit('.').next().unwrap_or("").to_lowercase();
+        let tld = public_suffix
+            .and_then(|s| s.rsplit('.').next())
+            .unwrap_or("")
+            .to_lowercase();
         return cctld_map()
             .get(&tld)
             .cloned()
@@ -192,14 +197,15 @@ mod tests {
 
     #[test]
     fn countries() {
-        assert_eq!(country(Some("nl"), "x.com"), "NL");
-        assert_eq!(country(Some(" GB "), "x.de"), "GB");
-        assert_eq!(country(None, "x.gov.uk"), "GB");
-        assert_eq!(country(Some(""), "bücher.DE"), "DE");
-        assert_eq!(country(None, "x.com"), UNKNOWN);
-        assert_eq!(country(None, "x.eu"), UNKNOWN);
-        assert_eq!(country(Some("Netherlands"), "x.nl"), "Netherlands");
-        assert_eq!(country(None, "localhost"), UNKNOWN);
+        assert_eq!(country(Some("nl"), Some("com")), "NL");
+        assert_eq!(country(Some(" GB "), Some("de")), "GB");
+        assert_eq!(country(None, Some("gov.uk")), "GB");
+        assert_eq!(country(Some(""), Some("DE")), "DE");
+        assert_eq!(country(Some("  "), Some("se")), "SE");
+        assert_eq!(country(None, Some("com")), UNKNOWN);
+        assert_eq!(country(None, Some("eu")), UNKNOWN);
+        assert_eq!(country(Some("Netherlands"), Some("nl")), "Netherlands");
+        assert_eq!(country(None, None), UNKNOWN);
     }
 
     #[test]

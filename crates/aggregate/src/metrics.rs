@@ -495,8 +495,9 @@ pub fn metrics_markdown() -> String {
          ## Groups\n\n\
          - `country`: the list's value with spaces trimmed, upper-cased when it has two \
          characters (ISO 3166 alpha-2), any other value kept verbatim as its own group; an \
-         empty or missing value falls back to the country of the domain's ccTLD \
-         (`datasets/cctld-countries.csv`, e.g. `.uk` -> GB); generic TLDs give `unknown`.\n\
+         empty or missing value falls back to the country of the public suffix's ccTLD \
+         (`datasets/cctld-countries.csv`, e.g. `gov.uk` -> GB); generic TLDs and a missing \
+         public suffix give `unknown`.\n\
          - `sector`: the ISIC Rev.4 section (A-U) of the list's label (table in \
          `crates/aggregate/src/groups.rs`; a single letter A-U is the section itself); a label \
          not in the table is the group `unmapped: <label>`, never guessed; missing is \

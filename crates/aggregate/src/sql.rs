@@ -80,8 +80,9 @@ pub fn metrics_sql(dataset: &Path, scans: &[String], groupings: &[Grouping]) -> 
         cc.join(",\n  "),
         labels.join(",\n  ")
     );
-    let last_label = "CASE WHEN position('.' IN r.domain) = 0 THEN r.domain \
-                      ELSE reverse(substr(reverse(r.domain), 1, position('.' IN reverse(r.domain)) - 1)) END";
+    let last_label = "CASE WHEN position('.' IN r.public_suffix) = 0 THEN r.public_suffix \
+                      ELSE reverse(substr(reverse(r.public_suffix), 1, \
+                      position('.' IN reverse(r.public_suffix)) - 1)) END";
     let filter = if scans.is_empty() {
         String::new()
     } else {
