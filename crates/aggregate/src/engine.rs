@@ -1,8 +1,8 @@
 //! The aggregation engine: reads the dataset's part files row group by row group (rayon over
 //! every row group of every file), evaluates every metric on each record batch and counts
-//! applicable / adopted / error rows per (scan, country, sector[, organisation]) cell; the
-//! requested groupings are roll-ups of those cells.
-
+//! applicable / adopted / error rows per cell: (scan, country, sector) for the groupings
+//! without organisation, and a counter set of its own for each grouping with organisation.
+//! The requested groupings are roll-ups of those cells.
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::{self, File};
@@ -499,12 +499,16 @@ impl Interner {
     }
 }
 
-/// What one task (one row group) counted, keyed by the cell's group values.
+/// Cells keyed by their group values (country, sector, organisation; "" for a dimension the
+/// counter set does not have).
+type Cells = HashMap<[String; 3], Vec<Counts>>;
+
+/// What one task (one row group) counted: per counter set, the cells.
 #[derive(Default)]
 struct Partial {
     rows: u64,
     min_time: Option<i64>,
-    cells: HashMap<[String; 3], Vec<Counts>>,
+    sets: Vec<Cells>,
     sector_labels: BTreeMap<String, String>,
 }
 
@@ -515,17 +519,22 @@ impl Partial {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        for (key, counts) in other.cells {
-            match self.cells.get_mut(&key) {
-                Some(mine) => {
-                    for (a, b) in mine.iter_mut().zip(counts) {
-                        for k in 0..4 {
-                            a[k] += b[k];
+        if self.sets.len() < other.sets.len() {
+            self.sets.resize_with(other.sets.len(), Cells::default);
+        }
+        for (mine, theirs) in self.sets.iter_mut().zip(other.sets) {
+            for (key, counts) in theirs {
+                match mine.get_mut(&key) {
+                    Some(acc) => {
+                        for (a, b) in acc.iter_mut().zip(counts) {
+                            for k in 0..4 {
+                                a[k] += b[k];
+                            }
                         }
                     }
-                }
-                None => {
-                    self.cells.insert(key, counts);
+                    None => {
+                        mine.insert(key, counts);
+                    }
                 }
             }
         }
@@ -534,7 +543,7 @@ impl Partial {
     }
 }
 
-/// Per-task state: the group values seen, and the cell of each (country, sector, organisation).
+/// Per-task state: the group values seen, with ids.
 #[derive(Default)]
 struct Keys {
     countries: Interner,
@@ -542,9 +551,75 @@ struct Keys {
     orgs: Interner,
     /// Sector labels as listed, with their group id.
     sector_labels: HashMap<String, u32>,
+}
+
+/// The counters of one counter set in one task: a cell per distinct key of the set's
+/// dimensions (ids of country, sector, organisation; 0 for a dimension not in the set).
+///
+/// Counter set 0 has country and sector and serves every grouping without organisation;
+/// each grouping with organisation has its own set, so organisations (often one per domain)
+/// are never multiplied by countries and sectors they are not grouped with.
+struct CellSet {
+    dims: Vec<Dim>,
     cells: HashMap<(u32, u32, u32), usize>,
-    /// Cell by country id and sector id (when organisation is not a dimension).
+    /// Cell by country id and sector id (set 0).
     dense: Vec<Vec<usize>>,
+    counts: Vec<Counts>,
+    /// Cell of each row of the current batch.
+    row_cells: Vec<usize>,
+}
+
+impl CellSet {
+    fn new(dims: Vec<Dim>) -> CellSet {
+        CellSet {
+            dims,
+            cells: HashMap::new(),
+            dense: vec![],
+            counts: vec![],
+            row_cells: vec![],
+        }
+    }
+
+    fn cell(&mut self, c: u32, s: u32, o: u32, metrics: usize) -> usize {
+        let next = self.cells.len();
+        let key = (
+            if self.dims.contains(&Dim::Country) {
+                c
+            } else {
+                0
+            },
+            if self.dims.contains(&Dim::Sector) {
+                s
+            } else {
+                0
+            },
+            if self.dims.contains(&Dim::Organisation) {
+                o
+            } else {
+                0
+            },
+        );
+        let idx = if self.dims.contains(&Dim::Organisation) {
+            *self.cells.entry(key).or_insert(next)
+        } else {
+            let (c, s) = (key.0 as usize, key.1 as usize);
+            if self.dense.len() <= c {
+                self.dense.resize(c + 1, vec![]);
+            }
+            if self.dense[c].len() <= s {
+                self.dense[c].resize(s + 1, usize::MAX);
+            }
+            if self.dense[c][s] == usize::MAX {
+                self.dense[c][s] = next;
+                self.cells.insert(key, next);
+            }
+            self.dense[c][s]
+        };
+        if idx == next {
+            self.counts.resize(self.counts.len() + metrics, [0; 4]);
+        }
+        idx
+    }
 }
 
 /// Context columns read as dictionaries: group values are worked out once per dictionary entry.
@@ -579,33 +654,6 @@ impl<'a> DictColumn<'a> {
         (0..self.values.len())
             .map(|i| f(self.values.is_valid(i).then(|| self.values.value(i))))
             .collect()
-    }
-}
-
-impl Keys {
-    fn cell(&mut self, c: u32, s: u32, o: Option<u32>, new_cell: &mut impl FnMut()) -> usize {
-        let next = self.cells.len();
-        let idx = match o {
-            None => {
-                let (c, s) = (c as usize, s as usize);
-                if self.dense.len() <= c {
-                    self.dense.resize(c + 1, vec![]);
-                }
-                if self.dense[c].len() <= s {
-                    self.dense[c].resize(s + 1, usize::MAX);
-                }
-                if self.dense[c][s] == usize::MAX {
-                    self.dense[c][s] = next;
-                    self.cells.insert((c as u32, s as u32, 0), next);
-                }
-                self.dense[c][s]
-            }
-            Some(o) => *self.cells.entry((c, s, o)).or_insert(next),
-        };
-        if idx == next {
-            new_cell();
-        }
-        idx
     }
 }
 
@@ -682,9 +730,10 @@ struct Task<'a> {
 fn run_task(
     task: &Task<'_>,
     metrics: &[Metric],
-    org: bool,
+    sets: &[Vec<Dim>],
     projection: &[String],
 ) -> Result<Partial, AggregateError> {
+    let org = sets.iter().any(|d| d.contains(&Dim::Organisation));
     let path = &task.file.path;
     let file = File::open(path).map_err(io_err("open", path))?;
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, task.file.meta.clone());
@@ -705,7 +754,7 @@ fn run_task(
         })?;
     let nm = metrics.len();
     let mut keys = Keys::default();
-    let mut counts: Vec<Counts> = vec![];
+    let mut cell_sets: Vec<CellSet> = sets.iter().map(|d| CellSet::new(d.clone())).collect();
     let mut rows = 0u64;
     let mut min_time: Option<i64> = None;
     let status_cols: Vec<Vec<String>> = metrics.iter().map(Metric::status_columns).collect();
@@ -749,8 +798,9 @@ fn run_task(
             (column.keys, ids)
         });
         let unknown_org = keys.orgs.id(groups::organisation(None));
-        let mut cell = Vec::with_capacity(n);
-        let mut grow = || counts.resize(counts.len() + nm, [0; 4]);
+        for set in &mut cell_sets {
+            set.row_cells.clear();
+        }
         for i in 0..n {
             let c = country.keys[i]
                 .and_then(|k| listed_ids[k])
@@ -759,8 +809,11 @@ fn run_task(
             let s = sector.keys[i].map_or(unknown_sector, |k| sector_ids[k]);
             let o = orgs
                 .as_ref()
-                .map(|(okeys, ids)| okeys[i].map_or(unknown_org, |k| ids[k]));
-            cell.push(keys.cell(c, s, o, &mut grow));
+                .map_or(0, |(okeys, ids)| okeys[i].map_or(unknown_org, |k| ids[k]));
+            for set in &mut cell_sets {
+                let idx = set.cell(c, s, o, nm);
+                set.row_cells.push(idx);
+            }
         }
         // Decoded columns.
         let mut cols = Columns::default();
@@ -807,8 +860,10 @@ fn run_task(
                     }
                 }
             }
-            for i in 0..n {
-                counts[cell[i] * nm + m][class[i] as usize] += 1;
+            for set in &mut cell_sets {
+                for (&cell, &k) in set.row_cells.iter().zip(&class) {
+                    set.counts[cell * nm + m][k as usize] += 1;
+                }
             }
         }
     }
@@ -817,19 +872,24 @@ fn run_task(
         min_time,
         ..Partial::default()
     };
-    for ((c, s, o), idx) in keys.cells {
-        let key = [
-            keys.countries.names[c as usize].clone(),
-            keys.sectors.names[s as usize].clone(),
-            if org {
-                keys.orgs.names[o as usize].clone()
+    for set in cell_sets {
+        let name = |dim: Dim, names: &Interner, id: u32| {
+            if set.dims.contains(&dim) {
+                names.names[id as usize].clone()
             } else {
                 String::new()
-            },
-        ];
-        partial
-            .cells
-            .insert(key, counts[idx * nm..(idx + 1) * nm].to_vec());
+            }
+        };
+        let mut cells = Cells::new();
+        for ((c, s, o), idx) in &set.cells {
+            let key = [
+                name(Dim::Country, &keys.countries, *c),
+                name(Dim::Sector, &keys.sectors, *s),
+                name(Dim::Organisation, &keys.orgs, *o),
+            ];
+            cells.insert(key, set.counts[idx * nm..(idx + 1) * nm].to_vec());
+        }
+        partial.sets.push(cells);
     }
     for (label, id) in keys.sector_labels {
         partial
@@ -899,6 +959,20 @@ pub fn aggregate(dataset: &Path, options: &Options) -> Result<Aggregate, Aggrega
         }
     }
     let org = groupings.iter().any(|g| g.0.contains(&Dim::Organisation));
+    // Counter set 0 (country x sector) serves the groupings without organisation; each
+    // grouping with organisation counts in a set of its own.
+    let mut sets = vec![vec![Dim::Country, Dim::Sector]];
+    let set_of: Vec<usize> = groupings
+        .iter()
+        .map(|g| {
+            if g.0.contains(&Dim::Organisation) {
+                sets.push(g.0.clone());
+                sets.len() - 1
+            } else {
+                0
+            }
+        })
+        .collect();
     let plans = selected
         .iter()
         .map(|(id, dir)| plan_scan(id, dir, &metrics, org))
@@ -933,15 +1007,19 @@ pub fn aggregate(dataset: &Path, options: &Options) -> Result<Aggregate, Aggrega
             })
         })
         .collect();
-    let partials: Vec<(usize, Partial)> = tasks
+    // Each worker folds its tasks into one partial per scan; the workers' partials are then
+    // merged, so memory holds a few partials, not one per row group.
+    let empty = || -> Vec<Partial> { plans.iter().map(|_| Partial::default()).collect() };
+    let per_scan: Vec<Partial> = tasks
         .par_iter()
-        .map(|(s, task)| Ok((*s, run_task(task, &metrics, org, &projection)?)))
-        .collect::<Result<_, AggregateError>>()?;
-    let mut per_scan: Vec<Partial> = plans.iter().map(|_| Partial::default()).collect();
-    for (s, p) in partials {
-        let acc = std::mem::take(&mut per_scan[s]);
-        per_scan[s] = acc.merge(p);
-    }
+        .try_fold(empty, |mut acc, (s, task)| {
+            let p = run_task(task, &metrics, &sets, &projection)?;
+            acc[*s] = std::mem::take(&mut acc[*s]).merge(p);
+            Ok::<_, AggregateError>(acc)
+        })
+        .try_reduce(empty, |a, b| {
+            Ok(a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect())
+        })?;
 
     let mut scans = vec![];
     let mut sector_labels = BTreeMap::new();
@@ -970,8 +1048,11 @@ pub fn aggregate(dataset: &Path, options: &Options) -> Result<Aggregate, Aggrega
     let mut rolled: Vec<BTreeMap<(usize, String), Vec<Counts>>> = vec![];
     for &s in &order {
         let mut by_group: BTreeMap<(usize, String), Vec<Counts>> = BTreeMap::new();
-        for (key, counts) in &per_scan[s].cells {
-            for (g, grouping) in groupings.iter().enumerate() {
+        for (g, grouping) in groupings.iter().enumerate() {
+            let Some(cells) = per_scan[s].sets.get(set_of[g]) else {
+                continue;
+            };
+            for (key, counts) in cells {
                 let acc = by_group
                     .entry((g, group_value(key, grouping)))
                     .or_insert_with(|| vec![[0; 4]; metrics.len()]);

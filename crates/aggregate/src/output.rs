@@ -1,8 +1,8 @@
 //! The files `uptake aggregate` writes: adoption.csv / .parquet / .json, changes.csv and
 //! metrics.sql.
 
-use std::fmt::Write as _;
 use std::fs::{self, File};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde_json::{json, Value};
 
-use crate::engine::{AdoptionRow, Aggregate, Options};
+use crate::engine::{AdoptionRow, Aggregate, ChangeRow, Options};
 use crate::metrics::metrics;
 use crate::sql::metrics_sql;
 use crate::AggregateError;
@@ -47,12 +47,11 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// adoption.csv as text.
-pub fn adoption_csv(rows: &[AdoptionRow]) -> String {
-    let mut out = ADOPTION_COLUMNS.join(",");
-    out.push('\n');
+/// Writes adoption.csv.
+fn adoption_csv(rows: &[AdoptionRow], out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(out, "{}", ADOPTION_COLUMNS.join(","))?;
     for r in rows {
-        let _ = writeln!(
+        writeln!(
             out,
             "{},{},{},{},{},{},{},{},{},{},{},{},{}",
             csv_field(&r.scan),
@@ -68,16 +67,19 @@ pub fn adoption_csv(rows: &[AdoptionRow]) -> String {
             opt(r.ci_high),
             opt(r.errors),
             opt(r.error_rate)
-        );
+        )?;
     }
-    out
+    Ok(())
 }
 
-fn changes_csv(agg: &Aggregate) -> String {
-    let mut out =
-        String::from("from_scan,to_scan,grouping,group,metric,rate_from,rate_to,diff,z,p_value\n");
+/// Writes changes.csv.
+fn changes_csv(agg: &Aggregate, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "from_scan,to_scan,grouping,group,metric,rate_from,rate_to,diff,z,p_value"
+    )?;
     for c in &agg.changes {
-        let _ = writeln!(
+        writeln!(
             out,
             "{},{},{},{},{},{},{},{},{},{}",
             csv_field(&c.from_scan),
@@ -90,9 +92,9 @@ fn changes_csv(agg: &Aggregate) -> String {
             c.diff,
             opt(c.z),
             opt(c.p_value)
-        );
+        )?;
     }
-    out
+    Ok(())
 }
 
 fn adoption_batch(rows: &[AdoptionRow]) -> Result<RecordBatch, arrow_schema::ArrowError> {
@@ -144,9 +146,33 @@ fn row_json(r: &AdoptionRow) -> Value {
     })
 }
 
-/// adoption.json: the metric definitions, the scans, every row and the changes.
-pub fn adoption_json(agg: &Aggregate) -> Value {
+fn change_json(c: &ChangeRow) -> Value {
     json!({
+        "from_scan": c.from_scan, "to_scan": c.to_scan, "grouping": c.grouping,
+        "group": c.group, "metric": c.metric, "rate_from": c.rate_from,
+        "rate_to": c.rate_to, "diff": c.diff, "z": c.z, "p_value": c.p_value,
+    })
+}
+
+/// Writes `"key": [items]`, one item per line, without building the whole array in memory.
+fn json_array<T>(
+    out: &mut impl Write,
+    key: &str,
+    items: &[T],
+    f: impl Fn(&T) -> Value,
+) -> std::io::Result<()> {
+    write!(out, "  {}: [", Value::from(key))?;
+    for (i, item) in items.iter().enumerate() {
+        out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+        serde_json::to_writer(&mut *out, &f(item))?;
+    }
+    write!(out, "\n  ]")
+}
+
+/// Writes adoption.json: the metric definitions, the scans, the groupings, the sector labels,
+/// every row and the changes (streamed: rows can be millions with `--by organisation`).
+fn adoption_json(agg: &Aggregate, out: &mut impl Write) -> std::io::Result<()> {
+    let head = json!({
         "generated_by": format!("uptake {}", env!("CARGO_PKG_VERSION")),
         "metrics": metrics().iter().map(|m| json!({
             "id": m.id, "title": m.title, "standard": m.standard, "spec": m.spec,
@@ -159,21 +185,44 @@ pub fn adoption_json(agg: &Aggregate) -> Value {
         })).collect::<Vec<_>>(),
         "groupings": agg.groupings.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
         "sector_labels": agg.sector_labels,
-        "rows": agg.rows.iter().map(row_json).collect::<Vec<_>>(),
-        "changes": agg.changes.iter().map(|c| json!({
-            "from_scan": c.from_scan, "to_scan": c.to_scan, "grouping": c.grouping,
-            "group": c.group, "metric": c.metric, "rate_from": c.rate_from,
-            "rate_to": c.rate_to, "diff": c.diff, "z": c.z, "p_value": c.p_value,
-        })).collect::<Vec<_>>(),
-    })
+    });
+    writeln!(out, "{{")?;
+    if let Value::Object(map) = head {
+        for (key, value) in map {
+            write!(out, "  {}: ", Value::from(key))?;
+            serde_json::to_writer(&mut *out, &value)?;
+            writeln!(out, ",")?;
+        }
+    }
+    json_array(out, "rows", &agg.rows, row_json)?;
+    writeln!(out, ",")?;
+    json_array(out, "changes", &agg.changes, change_json)?;
+    writeln!(out, "\n}}")
 }
 
-fn write(path: PathBuf, bytes: &[u8]) -> Result<(), AggregateError> {
-    fs::write(&path, bytes).map_err(|source| AggregateError::Io {
-        op: "write",
-        path,
-        source,
-    })
+fn create(path: &Path) -> Result<BufWriter<File>, AggregateError> {
+    File::create(path)
+        .map(|f| BufWriter::with_capacity(1 << 20, f))
+        .map_err(|source| AggregateError::Io {
+            op: "create",
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Writes one output file with `f`.
+fn write_with(
+    path: &Path,
+    f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<(), AggregateError> {
+    let mut w = create(path)?;
+    f(&mut w)
+        .and_then(|()| w.flush())
+        .map_err(|source| AggregateError::Io {
+            op: "write",
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Writes every output file into `dir` (created if needed) and returns their paths.
@@ -188,40 +237,35 @@ pub fn write_outputs(
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut written = vec![];
-    let mut put = |name: &str, bytes: &[u8]| -> Result<(), AggregateError> {
-        let path = dir.join(name);
-        write(path.clone(), bytes)?;
-        written.push(path);
-        Ok(())
-    };
-    put("adoption.csv", adoption_csv(&agg.rows).as_bytes())?;
-    put("changes.csv", changes_csv(agg).as_bytes())?;
-    let json = serde_json::to_string_pretty(&adoption_json(agg)).expect("json values serialise");
-    put("adoption.json", json.as_bytes())?;
-    put(
+    let written: Vec<PathBuf> = [
+        "adoption.csv",
+        "changes.csv",
+        "adoption.json",
         "metrics.sql",
-        metrics_sql(dataset, &options.scans, &options.groupings).as_bytes(),
-    )?;
-    let path = dir.join("adoption.parquet");
+        "adoption.parquet",
+    ]
+    .iter()
+    .map(|name| dir.join(name))
+    .collect();
+    write_with(&written[0], |w| adoption_csv(&agg.rows, w))?;
+    write_with(&written[1], |w| changes_csv(agg, w))?;
+    write_with(&written[2], |w| adoption_json(agg, w))?;
+    write_with(&written[3], |w| {
+        w.write_all(metrics_sql(dataset, &options.scans, &options.groupings).as_bytes())
+    })?;
+    let path = &written[4];
     let parquet_err = |e: &dyn std::fmt::Display| AggregateError::Parquet {
         path: path.clone(),
         reason: e.to_string(),
     };
     let batch = adoption_batch(&agg.rows).map_err(|e| parquet_err(&e))?;
-    let file = File::create(&path).map_err(|source| AggregateError::Io {
-        op: "create",
-        path: path.clone(),
-        source,
-    })?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
-    let mut w =
-        ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| parquet_err(&e))?;
+    let mut w = ArrowWriter::try_new(create(path)?, batch.schema(), Some(props))
+        .map_err(|e| parquet_err(&e))?;
     w.write(&batch).map_err(|e| parquet_err(&e))?;
     w.close().map_err(|e| parquet_err(&e))?;
-    written.push(path);
     Ok(written)
 }
 
@@ -234,5 +278,39 @@ mod tests {
         assert_eq!(csv_field("NL|O"), "NL|O");
         assert_eq!(csv_field("unmapped: a, b"), "\"unmapped: a, b\"");
         assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+    }
+
+    #[test]
+    fn json_is_valid_and_complete() {
+        let row = AdoptionRow {
+            scan: "s".into(),
+            date: "2026-11-01".into(),
+            grouping: "country".into(),
+            group: "NL".into(),
+            metric: "dnssec".into(),
+            available: true,
+            applicable: Some(4),
+            adopted: Some(1),
+            errors: Some(0),
+            rate: Some(0.25),
+            ci_low: Some(0.1),
+            ci_high: Some(0.7),
+            error_rate: Some(0.0),
+        };
+        let agg = Aggregate {
+            scans: vec![],
+            groupings: vec![crate::Grouping::all()],
+            rows: vec![row.clone(), row],
+            changes: vec![],
+            sector_labels: [("Banking".to_string(), "K".to_string())].into(),
+        };
+        let mut out = vec![];
+        adoption_json(&agg, &mut out).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["rows"].as_array().unwrap().len(), 2);
+        assert_eq!(v["rows"][1]["rate"], 0.25);
+        assert_eq!(v["changes"], json!([]));
+        assert_eq!(v["sector_labels"]["Banking"], "K");
+        assert_eq!(v["metrics"].as_array().unwrap().len(), metrics().len());
     }
 }
