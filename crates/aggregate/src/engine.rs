@@ -3,6 +3,7 @@
 //! applicable / adopted / error rows per cell: (scan, country, sector) for the groupings
 //! without organisation, and a counter set of its own for each grouping with organisation.
 //! The requested groupings are roll-ups of those cells.
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::{self, File};
