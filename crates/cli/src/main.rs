@@ -3,6 +3,7 @@
 //! A thin layer: argument parsing, terminal output and exit codes live here; every piece of
 //! measurement logic lives in a library crate (see docs/ARCHITECTURE.md).
 
+mod aggregate_cmd;
 mod scan_cmd;
 mod testbed_cmd;
 
@@ -38,6 +39,13 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Adoption statistics of a dataset: every metric per scan and grouping, with Wilson 95%
+    /// intervals and errors beside the rates.
+    ///
+    /// Example: uptake aggregate data --by country --by sector --by country,sector --out stats
+    Aggregate(aggregate_cmd::AggregateArgs),
+    /// List the adoption metrics with their definitions.
+    Metrics(aggregate_cmd::MetricsArgs),
     /// Generate and run the private internet (a test Internet with known ground truth).
     #[command(subcommand)]
     Testbed(testbed_cmd::TestbedCommand),
@@ -50,6 +58,8 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan_cmd::scan(args),
         Command::Check(args) => scan_cmd::check(args),
         Command::Schema { markdown } => Ok(scan_cmd::schema(markdown)),
+        Command::Aggregate(args) => aggregate_cmd::run(args),
+        Command::Metrics(args) => Ok(aggregate_cmd::list(args)),
     };
     match result {
         Ok(code) => code,

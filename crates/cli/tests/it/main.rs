@@ -1,5 +1,6 @@
 //! Integration tests of the `uptake` binary against the private internet.
 
+mod aggregate;
 mod harness;
 mod runner;
 mod scan;
