@@ -3,6 +3,7 @@
 //! A thin layer: argument parsing, terminal output and exit codes live here; every piece of
 //! measurement logic lives in a library crate (see docs/ARCHITECTURE.md).
 
+mod report_cmd;
 mod scan_cmd;
 mod testbed_cmd;
 
@@ -38,6 +39,11 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Write the static HTML report (index.html, charts as SVG and PNG) from the output of
+    /// `uptake aggregate`.
+    ///
+    /// Example: uptake report agg --out report
+    Report(report_cmd::ReportArgs),
     /// Generate and run the private internet (a test Internet with known ground truth).
     #[command(subcommand)]
     Testbed(testbed_cmd::TestbedCommand),
@@ -49,6 +55,7 @@ fn main() -> ExitCode {
         Command::Testbed(cmd) => testbed_cmd::run(cmd),
         Command::Scan(args) => scan_cmd::scan(args),
         Command::Check(args) => scan_cmd::check(args),
+        Command::Report(args) => report_cmd::run(args),
         Command::Schema { markdown } => Ok(scan_cmd::schema(markdown)),
     };
     match result {
