@@ -7,7 +7,7 @@
 //! Empty CSV fields and Parquet nulls are "no value" (a rate over no applicable domain, a
 //! metric the scan could not measure).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -157,15 +157,17 @@ pub fn load(dir: &Path) -> Result<Aggregates, ReportError> {
     }
     let json = dir.join("adoption.json");
     let meta = read_meta(&json)?;
+    let metrics: HashSet<&str> = meta.metrics.iter().map(|m| m.id.as_str()).collect();
+    let scans: HashSet<&str> = meta.scans.iter().map(|s| s.id.as_str()).collect();
     for row in &rows {
-        if !meta.metrics.iter().any(|m| m.id == row.metric) {
+        if !metrics.contains(row.metric.as_str()) {
             return Err(ReportError::Undeclared {
                 path: json,
                 what: "metric",
                 id: row.metric.clone(),
             });
         }
-        if !meta.scans.iter().any(|s| s.id == row.scan) {
+        if !scans.contains(row.scan.as_str()) {
             return Err(ReportError::Undeclared {
                 path: json,
                 what: "scan",

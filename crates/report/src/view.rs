@@ -190,8 +190,14 @@ pub fn metric_views(agg: &Aggregates) -> Vec<MetricView<'_>> {
         let Some(rows) = per_metric.get(def.id.as_str()) else {
             continue;
         };
-        // The latest scan that has rows of this metric.
-        let Some(latest) = rows.iter().map(|r| scan_index[r.scan.as_str()]).max() else {
+        // The latest scan that measured this metric (else the latest with rows of it).
+        let latest_of = |measured: bool| {
+            rows.iter()
+                .filter(|r| r.available || !measured)
+                .map(|r| scan_index[r.scan.as_str()])
+                .max()
+        };
+        let Some(latest) = latest_of(true).or_else(|| latest_of(false)) else {
             continue;
         };
         let scan = &agg.meta.scans[latest];
@@ -347,4 +353,57 @@ fn trend<'a>(
         series.push(series_of("country", country));
     }
     Some(Trend { scans, series })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::Meta;
+
+    fn row(scan: &str, grouping: &str, group: &str, available: bool) -> AdoptionRow {
+        AdoptionRow {
+            scan: scan.into(),
+            grouping: grouping.into(),
+            group: group.into(),
+            metric: "dane".into(),
+            available,
+            applicable: available.then_some(40),
+            adopted: available.then_some(10),
+            rate: available.then_some(0.25),
+            ci_low: available.then_some(0.14),
+            ci_high: available.then_some(0.4),
+            errors: available.then_some(0),
+            error_rate: available.then_some(0.0),
+        }
+    }
+
+    #[test]
+    fn bars_show_the_latest_scan_that_measured_the_metric() {
+        let json = r#"{"metrics": [{"id": "dane", "title": "DANE", "applies_to": "every domain",
+            "adopted_when": "x"}], "scans": [{"id": "s1", "date": "2026-01-01", "rows": 40},
+            {"id": "s2", "date": "2026-02-01", "rows": 40}]}"#;
+        let meta: Meta = serde_json::from_str(json).unwrap();
+        let agg = Aggregates {
+            table_path: "adoption.csv".into(),
+            rows: vec![
+                row("s1", "all", "all", true),
+                row("s1", "country", "NL", true),
+                row("s2", "all", "all", false),
+                row("s2", "country", "NL", false),
+            ],
+            meta,
+        };
+        let views = metric_views(&agg);
+        assert_eq!(views[0].scan.id, "s1");
+        assert_eq!(views[0].overall, Some(&agg.rows[0]));
+        let files: Vec<&str> = views[0].charts.iter().map(|c| c.file.as_str()).collect();
+        assert_eq!(files, ["dane-country", "dane-trend"]);
+        let Body::Trend(trend) = &views[0].charts[1].body else {
+            panic!("trend");
+        };
+        assert_eq!(
+            trend.series[0].points,
+            [Some(&agg.rows[0]), Some(&agg.rows[2])]
+        );
+    }
 }
