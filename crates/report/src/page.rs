@@ -115,20 +115,27 @@ fn row_html(out: &mut String, row: &AdoptionRow, groups: &[String]) {
 }
 
 /// A table of aggregate rows: `heads` name the group columns, each row gives its group cells.
+/// Long tables start folded unless `always_open`.
 fn table(
     out: &mut String,
     id: &str,
     caption: &str,
     heads: &[&str],
     rows: &[(Vec<String>, &AdoptionRow)],
+    always_open: bool,
 ) {
-    let open = if rows.len() <= OPEN_ROWS { " open" } else { "" };
+    let open = if always_open || rows.len() <= OPEN_ROWS {
+        " open"
+    } else {
+        ""
+    };
     let _ = write!(
         out,
-        "<details{open}><summary>{} ({} rows)</summary><div class=\"wrap\"><table data-table=\"{}\">\
+        "<details{open}><summary>{} ({} row{})</summary><div class=\"wrap\"><table data-table=\"{}\">\
          <thead><tr>",
         esc(caption),
         rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
         esc(id)
     );
     for h in heads {
@@ -269,6 +276,7 @@ pub fn index_html(
         "All domains, latest scan of each metric",
         &["Metric", "Scan"],
         &summary,
+        true,
     );
     out.push_str("</section>\n");
 
@@ -288,6 +296,7 @@ pub fn index_html(
                 &format!("All domains, scan {}", v.scan.id),
                 &["Scan"],
                 &[(vec![v.scan.id.clone()], row)],
+                true,
             );
         }
         for (chart, svg) in v.charts.iter().zip(charts) {
@@ -308,6 +317,7 @@ pub fn index_html(
                 "Table: the numbers of this chart",
                 &heads,
                 &rows,
+                false,
             );
         }
         out.push_str("</section>\n");
@@ -392,6 +402,7 @@ fn provenance(out: &mut String, agg: &Aggregates, min_n: u64) {
         "All domains, every metric and scan",
         &["Metric", "Scan"],
         &overall,
+        false,
     );
 
     // Groupings in the aggregates that have no chart.
