@@ -20,6 +20,10 @@ pub struct ReportArgs {
     /// coloured rate.
     #[arg(long, default_value_t = uptake_report::Options::default().min_n)]
     min_n: u64,
+    /// A target list the scans used, with its date, for the provenance section (repeatable),
+    /// e.g. --list "gov-nl.csv, Dutch central government, 2026-10-01".
+    #[arg(long = "list", value_name = "TEXT")]
+    lists: Vec<String>,
 }
 
 /// Runs `uptake report`.
@@ -27,7 +31,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let agg = uptake_report::load(&args.aggregates)
         .with_context(|| format!("reading {}", args.aggregates.display()))?;
-    let options = uptake_report::Options { min_n: args.min_n };
+    let options = uptake_report::Options {
+        min_n: args.min_n,
+        lists: args.lists,
+    };
     let written = uptake_report::render(&agg, &args.out, &options)
         .with_context(|| format!("writing the report to {}", args.out.display()))?;
     eprintln!(

@@ -131,15 +131,21 @@ pub enum ReportError {
 }
 
 /// How to draw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// Groups with fewer applicable domains are drawn grey and labelled with n, not a rate.
     pub min_n: u64,
+    /// The target lists the scans used, with their dates, as the provenance section states
+    /// them (the aggregates do not record them).
+    pub lists: Vec<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { min_n: 30 }
+        Options {
+            min_n: 30,
+            lists: vec![],
+        }
     }
 }
 
@@ -205,7 +211,7 @@ pub fn render(agg: &Aggregates, out: &Path, options: &Options) -> Result<Written
         }
         svgs.push(inline);
     }
-    let html = page::index_html(agg, &views, &svgs, options.min_n);
+    let html = page::index_html(agg, &views, &svgs, options);
     let index = out.join("index.html");
     write(&index, html.as_bytes())?;
     Ok(Written {

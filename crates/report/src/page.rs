@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use crate::input::{AdoptionRow, Aggregates, MetricDef};
 use crate::numbers::{count_or_none, pct_or_none, NONE};
 use crate::view::{sector_name, Body, Chart, MetricView};
+use crate::Options;
 
 /// Tables with more rows than this start folded (the chart stays visible).
 const OPEN_ROWS: usize = 15;
@@ -222,7 +223,7 @@ pub fn index_html(
     agg: &Aggregates,
     views: &[MetricView<'_>],
     svgs: &[Vec<String>],
-    min_n: u64,
+    options: &Options,
 ) -> String {
     let mut out = String::with_capacity(1 << 20);
     let meta = &agg.meta;
@@ -322,12 +323,13 @@ pub fn index_html(
         }
         out.push_str("</section>\n");
     }
-    provenance(&mut out, agg, min_n);
+    provenance(&mut out, agg, options);
     out.push_str("</body></html>\n");
     out
 }
 
-fn provenance(out: &mut String, agg: &Aggregates, min_n: u64) {
+fn provenance(out: &mut String, agg: &Aggregates, options: &Options) {
+    let min_n = options.min_n;
     let meta = &agg.meta;
     let file = agg
         .table_path
@@ -348,10 +350,18 @@ fn provenance(out: &mut String, agg: &Aggregates, min_n: u64) {
         }),
         env!("CARGO_PKG_VERSION"),
     );
-    out.push_str(
-        "<p class=\"note\">The aggregates do not record the target lists a scan used or their \
-         dates; they are described with the scan's pipeline definition.</p>",
-    );
+    if options.lists.is_empty() {
+        out.push_str(
+            "<p class=\"note\">Target lists: not stated (the aggregates do not record them; \
+             <code>uptake report --list</code> states them here).</p>",
+        );
+    } else {
+        out.push_str("<h3>Target lists</h3><ul data-list=\"lists\">");
+        for list in &options.lists {
+            let _ = write!(out, "<li>{}</li>", esc(list));
+        }
+        out.push_str("</ul>");
+    }
     out.push_str(
         "<h3>Scans</h3><div class=\"wrap\"><table data-table=\"scans\"><thead><tr>\
          <th class=\"l\">Scan</th><th class=\"l\">Date</th><th>Domains</th><th>Part files</th>\

@@ -41,7 +41,12 @@ fn report_writes_the_page_and_charts() {
         ],
     );
     let out = dir.path().join("report");
-    let o = run(uptake().arg("report").arg(&agg).arg("--out").arg(&out));
+    let o = run(uptake()
+        .arg("report")
+        .arg(&agg)
+        .arg("--out")
+        .arg(&out)
+        .args(["--list", "gov-nl.csv <2026-10-01>"]));
     assert!(o.status.success());
     let index = out.join("index.html");
     assert_eq!(
@@ -54,6 +59,10 @@ fn report_writes_the_page_and_charts() {
         "rate to one decimal"
     );
     assert!(html.contains("<td data-col=\"error_rate\">3.8</td>"));
+    assert!(
+        html.contains("<li>gov-nl.csv &lt;2026-10-01&gt;</li>"),
+        "lists in provenance"
+    );
     for ext in ["svg", "png"] {
         assert!(out.join(format!("charts/dnssec-country.{ext}")).is_file());
     }
