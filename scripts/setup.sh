@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what uptake's demo and tests need on Debian/Ubuntu, if it is missing:
 # the servers of the private internet (NSD, Unbound, ldns tools, dig, iproute2, unshare)
-# and a Python venv (.venv) with the test oracles (pyarrow, duckdb).
+# Chromium (the report test opens the HTML report headless) and a Python venv (.venv) with
+# the test oracles (pyarrow, duckdb).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,7 @@ command -v ldns-signzone >/dev/null || need+=(ldnsutils)
 command -v dig >/dev/null || need+=(bind9-dnsutils)
 command -v ip >/dev/null || need+=(iproute2)
 command -v unshare >/dev/null || need+=(util-linux)
+command -v chromium >/dev/null || need+=(chromium)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"

@@ -4,6 +4,7 @@
 //! measurement logic lives in a library crate (see docs/ARCHITECTURE.md).
 
 mod aggregate_cmd;
+mod report_cmd;
 mod scan_cmd;
 mod testbed_cmd;
 
@@ -46,6 +47,10 @@ enum Command {
     Aggregate(aggregate_cmd::AggregateArgs),
     /// List the adoption metrics with their definitions.
     Metrics(aggregate_cmd::MetricsArgs),
+    /// Write the static HTML report (index.html, charts as SVG and PNG) from the output of
+    /// `uptake aggregate`.
+    /// Example: uptake report agg --out report
+    Report(report_cmd::ReportArgs),
     /// Generate and run the private internet (a test Internet with known ground truth).
     #[command(subcommand)]
     Testbed(testbed_cmd::TestbedCommand),
@@ -57,6 +62,7 @@ fn main() -> ExitCode {
         Command::Testbed(cmd) => testbed_cmd::run(cmd),
         Command::Scan(args) => scan_cmd::scan(args),
         Command::Check(args) => scan_cmd::check(args),
+        Command::Report(args) => report_cmd::run(args),
         Command::Schema { markdown } => Ok(scan_cmd::schema(markdown)),
         Command::Aggregate(args) => aggregate_cmd::run(args),
         Command::Metrics(args) => Ok(aggregate_cmd::list(args)),

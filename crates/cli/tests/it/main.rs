@@ -1,7 +1,8 @@
-//! Integration tests of the `uptake` binary against the private internet.
+//! Integration tests of the `uptake` binary, most of them against the private internet.
 
 mod aggregate;
 mod harness;
+mod report;
 mod runner;
 mod scan;
 mod truth;
