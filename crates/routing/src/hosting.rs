@@ -182,7 +182,7 @@ pub struct HostingTable(Inner);
 
 #[derive(Debug)]
 enum Inner {
-    Ranges(RangeTable),
+    Ranges(Box<RangeTable>),
     Mmdb {
         asn: Box<Reader<Vec<u8>>>,
         country: Option<Box<Reader<Vec<u8>>>>,
@@ -203,7 +203,9 @@ impl HostingTable {
     /// Loads the table.
     pub fn load(source: &HostingSource) -> Result<HostingTable, RoutingError> {
         Ok(match source {
-            HostingSource::Iptoasn(path) => HostingTable(Inner::Ranges(RangeTable::load(path)?)),
+            HostingSource::Iptoasn(path) => {
+                HostingTable(Inner::Ranges(Box::new(RangeTable::load(path)?)))
+            }
             HostingSource::Mmdb { asn, country } => HostingTable(Inner::Mmdb {
                 asn: open_mmdb(asn)?,
                 country: country.as_deref().map(open_mmdb).transpose()?,

@@ -1,7 +1,7 @@
 //! The prefix-to-origin table: which AS originates each announced prefix.
 //!
 //! Formats (detected per line, plain or gzip; `#` comments and blank lines skipped):
-//! - CAIDA Routeviews prefix2as: `prefix<TAB>length<TAB>origins`, e.g. `192.0.2.0	24	64500`;
+//! - CAIDA Routeviews prefix2as: `prefix<TAB>length<TAB>origins`, e.g. `192.0.2.0<TAB>24<TAB>64500`;
 //! - a plain table, e.g. derived from an MRT RIB dump with `bgpdump -m`:
 //!   `prefix/length origin`, e.g. `192.0.2.0/24 AS64500` (the `AS` is optional).
 //!
@@ -107,8 +107,8 @@ impl OriginTable {
         let mut v6 = Vec::new();
         for (p, o) in routes {
             match p.addr() {
-                IpAddr::V4(a) => v4.push((u32::from(a), p.len(), o)),
-                IpAddr::V6(a) => v6.push((u128::from(a), p.len(), o)),
+                IpAddr::V4(a) => v4.push((u32::from(a), p.length(), o)),
+                IpAddr::V6(a) => v6.push((u128::from(a), p.length(), o)),
             }
         }
         OriginTable {

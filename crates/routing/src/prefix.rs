@@ -58,7 +58,7 @@ impl Prefix {
     }
 
     /// The prefix length.
-    pub fn len(&self) -> u8 {
+    pub fn length(&self) -> u8 {
         self.len
     }
 

@@ -133,19 +133,19 @@ fn other_as(asn: u32) -> u32 {
 
 fn halves(p: &Prefix) -> Result<[Prefix; 2], WorldError> {
     let bits = if p.addr().is_ipv4() { 32 } else { 128 };
-    if p.len() >= bits {
+    if p.length() >= bits {
         return Err(WorldError::TooLong(*p));
     }
-    let lo = Prefix::containing(p.addr(), p.len() + 1);
-    let hi = Prefix::containing(p.last(), p.len() + 1);
+    let lo = Prefix::containing(p.addr(), p.length() + 1);
+    let hi = Prefix::containing(p.last(), p.length() + 1);
     Ok([lo, hi])
 }
 
 /// Writes `vrps.csv`, `prefix2as.txt` and `ip2asn.tsv` into `dir` for `blocks`.
 pub fn world(blocks: &[Block], dir: &Path) -> Result<World, WorldError> {
     let mut sorted: Vec<Block> = blocks.to_vec();
-    // IPv4 before IPv6, then by address: the order iptoasn files have.
-    sorted.sort_by_key(|b| (b.prefix.addr().is_ipv6(), b.prefix.addr(), b.prefix.len()));
+    // IPv4 before IPv6 (IpAddr's order), then by address: the order iptoasn files have.
+    sorted.sort_by_key(|b| (b.prefix.addr(), b.prefix.length()));
     for w in sorted.windows(2) {
         let (a, b) = (&w[0].prefix, &w[1].prefix);
         if a.covers(b) || b.covers(a) {
@@ -158,9 +158,9 @@ pub fn world(blocks: &[Block], dir: &Path) -> Result<World, WorldError> {
     let mut valid_seen = 0usize;
     let mut invalid_seen = 0usize;
     for b in &sorted {
-        let (p, len, asn) = (b.prefix, b.prefix.len(), b.asn);
+        let (p, len, asn) = (b.prefix, b.prefix.length(), b.asn);
         let bits = if p.addr().is_ipv4() { 32 } else { 128 };
-        let mut route = |p: Prefix| routes += &format!("{}\t{}\t{asn}\n", p.addr(), p.len());
+        let mut route = |p: Prefix| routes += &format!("{}\t{}\t{asn}\n", p.addr(), p.length());
         match b.profile {
             RouteProfile::Valid => {
                 let max = if valid_seen % 3 == 2 {
@@ -224,14 +224,19 @@ pub fn world(blocks: &[Block], dir: &Path) -> Result<World, WorldError> {
 impl World {
     /// The truth for `addr`; `None` outside every block (no route, no hosting entry).
     pub fn address(&self, addr: IpAddr) -> Option<AddressTruth> {
-        let b = self.blocks.iter().find(|b| b.prefix.contains(addr))?;
+        // Sorted and disjoint: the only candidate is the last block starting at or before addr.
+        let pos = self.blocks.partition_point(|b| b.prefix.addr() <= addr);
+        let b = self.blocks.get(pos.checked_sub(1)?)?;
+        if !b.prefix.contains(addr) {
+            return None;
+        }
         let (route, validity) = match b.profile {
             RouteProfile::Valid => (b.prefix, Validity::Valid),
             RouteProfile::InvalidOrigin => {
                 (b.prefix, Validity::Invalid(InvalidReason::WrongOrigin))
             }
             RouteProfile::InvalidLength => (
-                Prefix::containing(addr, b.prefix.len() + 1),
+                Prefix::containing(addr, b.prefix.length() + 1),
                 Validity::Invalid(InvalidReason::TooSpecific),
             ),
             RouteProfile::NotFound => (b.prefix, Validity::NotFound),

@@ -161,8 +161,8 @@ impl VrpTable {
         let mut v6 = Vec::new();
         for v in vrps {
             match v.prefix.addr() {
-                IpAddr::V4(a) => v4.push((u32::from(a), v.prefix.len(), v.asn, v.max_length)),
-                IpAddr::V6(a) => v6.push((u128::from(a), v.prefix.len(), v.asn, v.max_length)),
+                IpAddr::V4(a) => v4.push((u32::from(a), v.prefix.length(), v.asn, v.max_length)),
+                IpAddr::V6(a) => v6.push((u128::from(a), v.prefix.length(), v.asn, v.max_length)),
             }
         }
         let (v4, v6) = (Family::build(v4), Family::build(v6));
@@ -189,8 +189,8 @@ impl VrpTable {
     /// RFC 6811 validation state of the route `prefix` originated by `origin`.
     pub fn validate(&self, prefix: &Prefix, origin: &Origin) -> Validity {
         match prefix.addr() {
-            IpAddr::V4(a) => self.v4.validate(u32::from(a), prefix.len(), origin),
-            IpAddr::V6(a) => self.v6.validate(u128::from(a), prefix.len(), origin),
+            IpAddr::V4(a) => self.v4.validate(u32::from(a), prefix.length(), origin),
+            IpAddr::V6(a) => self.v6.validate(u128::from(a), prefix.length(), origin),
         }
     }
 }
@@ -236,7 +236,7 @@ fn vrp(asn: u32, prefix: &str, max: &str) -> Result<Vrp, LineProblem> {
         .parse()
         .map_err(|_| LineProblem::MaxLength(max.to_string()))?;
     let bits = if prefix.addr().is_ipv4() { 32 } else { 128 };
-    if max_length < prefix.len() || max_length > bits {
+    if max_length < prefix.length() || max_length > bits {
         return Err(LineProblem::MaxLengthRange { prefix, max_length });
     }
     Ok(Vrp {
