@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use maxminddb::{geoip2, Reader};
 
 use crate::input::{self, Lines};
+use crate::lpm::RangeMap;
 use crate::prefix::Key;
 use crate::{LineProblem, RoutingError};
 
@@ -33,13 +34,21 @@ pub struct HostingInfo {
     pub country: Option<String>,
 }
 
-#[derive(Debug, Default)]
+/// Ranges of one family while loading: checked for order, then indexed.
+#[derive(Debug)]
 struct Ranges<K> {
-    starts: Vec<K>,
-    ends: Vec<K>,
-    info: Vec<u32>,
-    /// Last range seen while loading (start, end, line), for the order check.
+    rows: Vec<(K, K, u32)>,
+    /// Last range seen (start, end, line), for the order check.
     last: Option<(K, K, usize)>,
+}
+
+impl<K> Default for Ranges<K> {
+    fn default() -> Self {
+        Ranges {
+            rows: Vec::new(),
+            last: None,
+        }
+    }
 }
 
 impl<K: Key> Ranges<K> {
@@ -63,36 +72,26 @@ impl<K: Key> Ranges<K> {
         }
         self.last = Some((start, end, line));
         if let Some(info) = info {
-            self.starts.push(start);
-            self.ends.push(end);
-            self.info.push(info);
+            self.rows.push((start, end, info));
         }
         Ok(())
-    }
-
-    fn get(&self, key: K) -> Option<u32> {
-        let pos = self.starts.partition_point(|&s| s <= key);
-        let i = pos.checked_sub(1)?;
-        (key <= self.ends[i]).then(|| self.info[i])
     }
 }
 
 /// An iptoasn.com range table.
 #[derive(Debug)]
 struct RangeTable {
-    v4: Ranges<u32>,
-    v6: Ranges<u128>,
+    v4: RangeMap<u32>,
+    v6: RangeMap<u128>,
     infos: Vec<HostingInfo>,
 }
 
 impl RangeTable {
     fn load(path: &Path) -> Result<RangeTable, RoutingError> {
         let mut lines = Lines::open(path)?;
-        let mut t = RangeTable {
-            v4: Ranges::default(),
-            v6: Ranges::default(),
-            infos: Vec::new(),
-        };
+        let mut v4 = Ranges::<u32>::default();
+        let mut v6 = Ranges::<u128>::default();
+        let mut infos: Vec<HostingInfo> = Vec::new();
         let mut ids: HashMap<HostingInfo, u32> = HashMap::new();
         let mut rows = 0usize;
         while let Some(line) = lines.next_line()? {
@@ -127,16 +126,16 @@ impl RangeTable {
             })();
             let (start, end, info) = parsed.map_err(|p| lines.error(p))?;
             let id = info.map(|info| {
-                let next = t.infos.len() as u32;
+                let next = infos.len() as u32;
                 *ids.entry(info.clone()).or_insert_with(|| {
-                    t.infos.push(info);
+                    infos.push(info);
                     next
                 })
             });
             let n = lines.number;
             let pushed = match (start, end) {
-                (IpAddr::V4(s), IpAddr::V4(e)) => t.v4.push(s.into(), e.into(), n, id),
-                (IpAddr::V6(s), IpAddr::V6(e)) => t.v6.push(s.into(), e.into(), n, id),
+                (IpAddr::V4(s), IpAddr::V4(e)) => v4.push(s.into(), e.into(), n, id),
+                (IpAddr::V6(s), IpAddr::V6(e)) => v6.push(s.into(), e.into(), n, id),
                 _ => Err(LineProblem::MixedFamily),
             };
             pushed.map_err(|p| lines.error(p))?;
@@ -148,16 +147,19 @@ impl RangeTable {
                 what: "range",
             });
         }
-        t.v4.starts.shrink_to_fit();
-        t.v6.starts.shrink_to_fit();
-        Ok(t)
+        Ok(RangeTable {
+            v4: RangeMap::from_sorted_ranges(v4.rows),
+            v6: RangeMap::from_sorted_ranges(v6.rows),
+            infos,
+        })
     }
 
     fn get(&self, addr: IpAddr) -> Option<&HostingInfo> {
         let id = match addr {
             IpAddr::V4(a) => self.v4.get(u32::from(a)),
             IpAddr::V6(a) => self.v6.get(u128::from(a)),
-        }?;
+        };
+        // NONE (a gap) is past the end of `infos`.
         self.infos.get(id as usize)
     }
 }

@@ -267,12 +267,13 @@ impl RoutingTables {
     /// columns describe where the domain's services live; name servers are often a DNS
     /// provider's and would skew "hosting country" aggregates).
     pub fn assess(&self, addresses: &DomainAddresses<'_>) -> RpkiAssessment {
-        let mut seen = std::collections::HashSet::new();
-        let all: Vec<IpAddr> = [addresses.web, addresses.mail, addresses.name_servers]
-            .concat()
-            .into_iter()
-            .filter(|a| seen.insert(*a))
-            .collect();
+        // A handful of addresses: a linear check dedupes faster than hashing.
+        let mut all: Vec<IpAddr> = Vec::new();
+        for a in [addresses.web, addresses.mail, addresses.name_servers].concat() {
+            if !all.contains(&a) {
+                all.push(a);
+            }
+        }
         let validations: Vec<AddressValidation<'_>> =
             all.iter().map(|&a| self.validate(a)).collect();
         let hosting = addresses

@@ -75,6 +75,34 @@ impl<K: Key> RangeMap<K> {
             stack.push((net.last(len), i));
         }
         close(&mut stack, None, &mut emit);
+        Built {
+            map: RangeMap::indexed(starts, vals),
+            parents,
+        }
+    }
+
+    /// A map from sorted, disjoint, inclusive ranges `(start, end, value)`: the gaps map to
+    /// [`NONE`]. The caller checks the order (the hosting table reports it with line numbers).
+    pub fn from_sorted_ranges(ranges: impl IntoIterator<Item = (K, K, u32)>) -> RangeMap<K> {
+        let zero = K::bucket_start(0);
+        let mut starts = vec![zero];
+        let mut vals = vec![NONE];
+        for (start, end, val) in ranges {
+            if *starts.last().unwrap_or(&zero) == start {
+                starts.pop();
+                vals.pop();
+            }
+            starts.push(start);
+            vals.push(val);
+            if let Some(after) = end.next() {
+                starts.push(after);
+                vals.push(NONE);
+            }
+        }
+        RangeMap::indexed(starts, vals)
+    }
+
+    fn indexed(mut starts: Vec<K>, mut vals: Vec<u32>) -> RangeMap<K> {
         starts.shrink_to_fit();
         vals.shrink_to_fit();
         let mut index = Vec::with_capacity(65_537);
@@ -87,13 +115,10 @@ impl<K: Key> RangeMap<K> {
             index.push(pos as u32);
         }
         index.push(starts.len() as u32);
-        Built {
-            map: RangeMap {
-                starts,
-                vals,
-                index,
-            },
-            parents,
+        RangeMap {
+            starts,
+            vals,
+            index,
         }
     }
 
@@ -214,6 +239,12 @@ mod tests {
         assert_eq!(built.map.get(u32::MAX - 1), 3);
         assert_eq!(built.map.get(u32::MAX), 1);
         assert_eq!(built.parents, vec![NONE, 3, 0, 0]);
+        let ranges = RangeMap::from_sorted_ranges([(0u32, 9, 0), (10, 10, 1), (20, u32::MAX, 2)]);
+        let got: Vec<u32> = [0, 9, 10, 11, 19, 20, u32::MAX]
+            .iter()
+            .map(|&k| ranges.get(k))
+            .collect();
+        assert_eq!(got, [0, 0, 1, NONE, NONE, 2, 2]);
         let empty = RangeMap::<u32>::build(&[]);
         assert_eq!(empty.map.get(12345), NONE);
         assert_eq!(empty.map.ranges(), 1);
