@@ -67,11 +67,13 @@ pub enum Check {
     SecurityTxt,
     /// Common security headers.
     SecurityHeaders,
+    /// RPKI route origin validation of the domain's web, mail and name server addresses (RFC 6811).
+    Rpki,
 }
 
 impl Check {
     /// Every check, in the column order of the output.
-    pub const ALL: [Check; 24] = [
+    pub const ALL: [Check; 25] = [
         Check::Dnssec,
         Check::DnssecAlgorithm,
         Check::NsIpv6,
@@ -96,6 +98,7 @@ impl Check {
         Check::Hsts,
         Check::SecurityTxt,
         Check::SecurityHeaders,
+        Check::Rpki,
     ];
 
     /// The checks answered from the DNS alone (the first stage of every domain's plan).
@@ -112,7 +115,8 @@ impl Check {
         Check::MtaStsRecord,
     ];
 
-    /// Whether the check needs connections to web or mail servers (not only DNS).
+    /// Whether the check runs after the DNS stage: it needs connections to web or mail servers,
+    /// or (rpki) the addresses those stages settle on, looked up in routing tables.
     pub fn needs_connections(self) -> bool {
         !Check::DNS.contains(&self)
     }
@@ -144,6 +148,7 @@ impl Check {
             Check::Hsts => "hsts",
             Check::SecurityTxt => "security_txt",
             Check::SecurityHeaders => "security_headers",
+            Check::Rpki => "rpki",
         }
     }
 
@@ -179,6 +184,7 @@ impl Check {
             Check::Hsts => "RFC 6797",
             Check::SecurityTxt => "RFC 9116",
             Check::SecurityHeaders => "common practice (OWASP)",
+            Check::Rpki => "RFC 6811",
         }
     }
 
@@ -217,6 +223,7 @@ impl Check {
             Check::Hsts => &[Strong, Weak, Absent, NotApplicable],
             Check::SecurityTxt => &[Valid, Invalid, Absent, NotApplicable],
             Check::SecurityHeaders => &[All, Some, None, NotApplicable],
+            Check::Rpki => &[Valid, Invalid, Partial, NotFound, NotApplicable],
         }
     }
 
@@ -247,6 +254,7 @@ impl Check {
             Check::Hsts => "Strict-Transport-Security of the HTTPS response: strong (max-age >= 31536000), weak, absent",
             Check::SecurityTxt => "https://<host>/.well-known/security.txt: 200, text/plain, Contact and Expires present, not expired",
             Check::SecurityHeaders => "Content-Security-Policy, X-Frame-Options, X-Content-Type-Options, Referrer-Policy on the HTTPS response: all, some, none",
+            Check::Rpki => "origin AS and covering prefix of each web, mail and name server address (prefix-to-origin table) validated against the VRPs: valid (every address), invalid (any), partial (some valid, the rest not found), not_found",
         }
     }
 }
@@ -308,10 +316,10 @@ statuses! {
     Modern => "modern": "Only recommended algorithms.",
     Deprecated => "deprecated": "At least one deprecated algorithm or weak key.",
     Reachable => "reachable": "Two or more name servers answer over IPv6.",
-    Partial => "partial": "Exactly one name server answers over IPv6.",
+    Partial => "partial": "Part of the set qualifies: one name server answers over IPv6 (ns_ipv6); some addresses RPKI-valid, the rest not found (rpki).",
     None => "none": "Nothing of the kind is published.",
     Present => "present": "The record is published and valid.",
-    Invalid => "invalid": "A record is published but malformed.",
+    Invalid => "invalid": "A record is published but malformed; for rpki, a route origin is RPKI-invalid.",
     Absent => "absent": "No record is published.",
     Mx => "mx": "The domain has MX records.",
     NullMx => "null_mx": "The domain declares it accepts no mail (RFC 7505).",
@@ -324,7 +332,8 @@ statuses! {
     Quarantine => "quarantine": "DMARC policy quarantine.",
     All => "all": "Every host (MX, header) qualifies.",
     Some => "some": "Some but not all hosts qualify.",
-    Valid => "valid": "Validates (certificate, DANE match, security.txt).",
+    Valid => "valid": "Validates (certificate, DANE match, security.txt, RPKI route origin).",
+    NotFound => "not_found": "No VRP covers the route (RPKI, RFC 6811 NotFound).",
     Enforce => "enforce": "MTA-STS policy mode enforce.",
     Testing => "testing": "MTA-STS policy mode testing.",
     Unreachable => "unreachable": "An address is published but does not answer.",

@@ -169,6 +169,21 @@ pub struct MailEvidence {
     pub mta_sts_policy_mx: Vec<String>,
 }
 
+/// Routing evidence: RPKI detail per address and the hosting network of the web (else mail)
+/// host, from the routing tables given to the scan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoutingEvidence {
+    /// Per address (web, then mail, then name servers; each once) and per origin:
+    /// `<address> <prefix> AS<origin> <state>`, e.g. `192.0.2.1 192.0.2.0/24 AS64500 valid`.
+    pub rpki_addresses: Vec<String>,
+    /// AS number hosting the first web address (else the first mail address).
+    pub hosting_asn: Option<i64>,
+    /// That AS's name as the IP-to-ASN table gives it.
+    pub hosting_as_name: Option<String>,
+    /// Country of that address per the IP-to-ASN/country table (ISO 3166 alpha-2).
+    pub hosting_country: Option<String>,
+}
+
 /// Everything measured for one target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScanRow {
@@ -267,6 +282,8 @@ pub struct ScanRow {
     pub web: WebEvidence,
     /// Mail evidence.
     pub mail: MailEvidence,
+    /// Routing evidence (rpki detail, hosting network and country).
+    pub routing: RoutingEvidence,
 }
 
 /// Findings of the web and mail checks; `None` when the check was not run.
@@ -300,6 +317,8 @@ pub struct ConnectedFindings {
     pub security_txt: Option<Finding>,
     /// security_headers.
     pub security_headers: Option<Finding>,
+    /// rpki.
+    pub rpki: Option<Finding>,
 }
 
 impl ConnectedFindings {
@@ -321,6 +340,7 @@ impl ConnectedFindings {
             hsts: f(),
             security_txt: f(),
             security_headers: f(),
+            rpki: f(),
         }
     }
 }
@@ -383,6 +403,7 @@ impl ScanRow {
             connected: ConnectedFindings::all_error(reason),
             web: WebEvidence::default(),
             mail: MailEvidence::default(),
+            routing: RoutingEvidence::default(),
         }
     }
 
@@ -415,6 +436,7 @@ impl ScanRow {
             Hsts => c.hsts = Some(finding),
             SecurityTxt => c.security_txt = Some(finding),
             SecurityHeaders => c.security_headers = Some(finding),
+            Rpki => c.rpki = Some(finding),
         }
     }
 
@@ -447,6 +469,7 @@ impl ScanRow {
             Hsts => c.hsts.as_ref(),
             SecurityTxt => c.security_txt.as_ref(),
             SecurityHeaders => c.security_headers.as_ref(),
+            Rpki => c.rpki.as_ref(),
         }
     }
 }
@@ -597,6 +620,12 @@ columns! {
     "security_headers_status": Status = |r| opt_status(&r.connected.security_headers); "all, some or none of CSP, X-Frame-Options, X-Content-Type-Options, Referrer-Policy; not_applicable; error; null when not run."
     "security_headers_reason": Str = |r| opt_reason(&r.connected.security_headers); "Why security_headers is error."
     "security_headers_present": StrList = |r| Value::StrList(&r.web.security_headers_present); "Security headers present (lower-case names)."
+    "rpki_status": Status = |r| opt_status(&r.connected.rpki); "RFC 6811 origin validation of the web, mail and name server addresses: valid (every address), invalid (any address), partial (some valid, the rest not_found), not_found (no VRP covers any), not_applicable (no address), error (no route for any address in the prefix-to-origin table); null when not run."
+    "rpki_reason": Str = |r| opt_reason(&r.connected.rpki); "Why rpki is invalid or error, or which addresses had no route."
+    "rpki_addresses": StrList = |r| Value::StrList(&r.routing.rpki_addresses); "Per address and origin: <address> <prefix> AS<origin> <valid|invalid|not_found>, or <address> no_route."
+    "hosting_asn": Int = |r| Value::Int(r.routing.hosting_asn); "AS number of the first web address (else the first mail address), from the IP-to-ASN table."
+    "hosting_as_name": Str = |r| s(&r.routing.hosting_as_name); "That AS's name, from the IP-to-ASN table."
+    "hosting_country": Str = |r| s(&r.routing.hosting_country); "Country of that address (ISO 3166 alpha-2), from the IP-to-ASN/country table."
 }
 
 /// Index of the first column after which input extra columns are placed.

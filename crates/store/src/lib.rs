@@ -38,7 +38,7 @@ use uptake_model::row::{Kind, ScanRow, Value, COLUMNS, EXTRA_AFTER};
 use uptake_model::Status;
 
 /// Version of the dataset schema, stored as `uptake.schema_version`.
-pub const SCHEMA_VERSION: &str = "2";
+pub const SCHEMA_VERSION: &str = "3";
 /// Metadata key: version of the dataset schema.
 pub const META_SCHEMA_VERSION: &str = "uptake.schema_version";
 /// Metadata key: version of uptake that wrote the file.
