@@ -1,0 +1,2 @@
+//! Mail checks (contract-web-mail.md, "Mail"): pure evaluators of what the SMTP, DNS and
+//! HTTPS probes saw for the MX hosts of a domain.
