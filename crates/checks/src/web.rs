@@ -5,4 +5,5 @@
 //! failures) are passed in as `Err(reason)` or an `Error` variant and come back as `error`;
 //! "refused" is a definite answer and has its own variant.
 
+pub mod hsts;
 pub mod tls;
