@@ -14,6 +14,8 @@ pub mod dmarc;
 pub mod dnssec;
 pub mod mail;
 pub mod records;
+#[cfg(test)]
+mod testpki;
 pub mod web;
 
 use uptake_model::{Finding, Status};

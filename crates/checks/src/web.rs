@@ -411,3 +411,4 @@ mod tests {
         );
     }
 }
+pub mod certificate;
