@@ -8,10 +8,12 @@
 //! Order of use for one domain: pick the web host (none -> [`not_applicable_without_web_host`]),
 //! [`web_ipv6`], [`https`], [`https_redirect`]; then, for every check that needs HTTPS,
 //! [`requires_https`] gives the `not_applicable` / `error` finding when HTTPS is not
-//! available, else call [`tls::tls_version`], [`tls::tls_cipher`], [`certificate`],
-//! [`tls::pq_kex`], [`hsts::hsts`], [`security_txt`], [`security_headers`].
+//! available, else call [`tls::tls_version`], [`tls::tls_cipher`], [`certificate::certificate`],
+//! [`tls::pq_kex`], [`hsts::hsts`], [`security_txt::security_txt`], [`security_headers`].
 
+pub mod certificate;
 pub mod hsts;
+pub mod security_txt;
 pub mod tls;
 
 use std::net::Ipv6Addr;
@@ -50,6 +52,29 @@ pub fn requires_https(https: &Finding) -> Option<Finding> {
         ))),
         _ => Some(Finding::with_reason(Status::NotApplicable, "no HTTPS")),
     }
+}
+
+/// An HTTP response as the probe read it (status, `Content-Type`, body up to its cap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpResponse<'a> {
+    /// Status code.
+    pub status: u16,
+    /// The `Content-Type` header value, if sent.
+    pub content_type: Option<&'a str>,
+    /// The body (capped by the probe).
+    pub body: &'a [u8],
+}
+
+/// The media type of a `Content-Type` value is `text/plain` (case-insensitive, parameters
+/// such as `charset` allowed).
+pub(crate) fn is_text_plain(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .eq_ignore_ascii_case("text/plain")
+    })
 }
 
 /// Outcome of one TLS handshake attempt on port 443 of the web host.
@@ -411,4 +436,3 @@ mod tests {
         );
     }
 }
-pub mod certificate;
