@@ -90,7 +90,7 @@ pub struct Dane {
 ///
 /// In order: a failed TLSA lookup -> `error`; no MX has TLSA records -> `absent`; some MX
 /// has records in an answer without AD -> `insecure`; otherwise every MX must have secure
-/// records of which one usage 2/3 record [`matches`] the chain it presented -> `valid`,
+/// records of which one usage 2/3 record [`matches()`] the chain it presented -> `valid`,
 /// else `invalid` naming the MX hosts that lack TLSA, lack STARTTLS or mismatch. An MX whose
 /// SMTP probe errored makes the check `error` unless another MX is already `invalid`.
 pub fn dane(mx: &[MxDane]) -> Dane {

@@ -172,10 +172,10 @@ pub struct MtaSts {
 /// invalid -> `invalid`, error -> `error`; `fetch` is only read when it is present),
 /// `mx_hosts` the domain's MX host names (empty for no MX / null MX: the match is vacuous).
 ///
-/// Fetched: certificate not `valid` -> `invalid` ("certificate <status>"), status not 200,
+/// Fetched: certificate not `valid` -> `invalid` (`certificate <status>`), status not 200,
 /// media type not text/plain, body over 64 KiB or not UTF-8 -> `invalid`; a syntax error
 /// -> `invalid`; enforce / testing with an MX host that no pattern matches -> `invalid`
-/// ("mx mismatch: <host>"); otherwise the mode.
+/// (`mx mismatch: <host>`); otherwise the mode.
 pub fn mta_sts(record: &Finding, fetch: &PolicyFetch, mx_hosts: &[String]) -> MtaSts {
     let done = |finding| MtaSts {
         finding,

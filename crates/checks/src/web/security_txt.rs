@@ -17,7 +17,7 @@ pub struct SecurityTxt {
 
 /// Evaluates the response at `now` (Unix seconds).
 ///
-/// 404 / 410 -> `absent`; other non-200 -> `absent` with "status <code>" as reason; 200
+/// 404 / 410 -> `absent`; other non-200 -> `absent` with `status <code>` as reason; 200
 /// with media type `text/plain` (parameters such as charset allowed), at least one
 /// non-empty `Contact:` and exactly one `Expires:` that is an RFC 3339 date-time after
 /// `now` -> `valid`; any other 200 -> `invalid` with the first problem as reason (media
