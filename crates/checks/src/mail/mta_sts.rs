@@ -129,7 +129,7 @@ fn is_mx_pattern(p: &str) -> bool {
 
 /// An MX host matches a policy pattern (§4.1): equal (case-insensitive, a trailing dot of
 /// the host ignored), or `*.example.nl` matching exactly one extra leftmost label.
-pub fn mx_matches(pattern: &str, mx_host: &str) -> bool {
+fn mx_matches(pattern: &str, mx_host: &str) -> bool {
     let host = mx_host.trim_end_matches('.').to_ascii_lowercase();
     let pattern = pattern.to_ascii_lowercase();
     match pattern.strip_prefix("*.") {
