@@ -1,5 +1,9 @@
 //! Pure evaluators: evidence in, findings out.
 //!
+//! DNS checks live in [`caa`], [`dmarc`], [`dnssec`], [`records`] and here; the web checks
+//! (HTTPS, TLS, certificate, HSTS, security.txt, headers) in [`web`]; the mail checks
+//! (STARTTLS, DANE, MTA-STS, MX over IPv6) in [`mail`].
+//!
 //! Where it sits: between the scan engine (which asks the DNS and packages the answers as the
 //! small evidence types below) and the output row. Nothing here does I/O, so every rule of
 //! CHECKS.md is unit-tested without a network. A lookup that failed is [`Lookup::Failed`] and
@@ -8,7 +12,11 @@
 pub mod caa;
 pub mod dmarc;
 pub mod dnssec;
+pub mod mail;
 pub mod records;
+#[cfg(test)]
+mod testpki;
+pub mod web;
 
 use uptake_model::{Finding, Status};
 
