@@ -58,6 +58,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs for diagnosis: RUST_LOG=uptake_scan=debug, RUST_LOG=info, ... (default: warnings).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let result = match cli.command {
         Command::Testbed(cmd) => testbed_cmd::run(cmd),
         Command::Scan(args) => scan_cmd::scan(args),

@@ -1,7 +1,7 @@
 //! `uptake scan`, `uptake check` and `uptake schema`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -9,43 +9,206 @@ use anyhow::{bail, Context};
 use clap::Args;
 use uptake_model::row::ScanRow;
 use uptake_model::{Check, Status};
+use uptake_scan::{ScanOptions, Shard, StopSignal};
 
-/// DNS options shared by `scan` and `check`.
-#[derive(Args, Debug, Clone)]
+/// DNS and address options shared by `scan` and `check`.
+#[derive(Args, Debug, Clone, Default)]
 pub struct DnsArgs {
     /// Validating resolver(s), `ip`, `ip:port` or `[ipv6]:port`, comma-separated.
-    /// Default: $UPTAKE_RESOLVER, else the nameservers of /etc/resolv.conf.
+    /// Default: $UPTAKE_RESOLVER, else the nameservers of /etc/resolv.conf. The resolvers are
+    /// always allowed, whatever address range they are in.
     #[arg(long, value_delimiter = ',', env = "UPTAKE_RESOLVER")]
     resolver: Vec<String>,
-    /// Seconds to wait for a DNS answer before retrying (doubles on each retry).
-    #[arg(long, default_value_t = 2.0)]
-    dns_timeout: f64,
-    /// Attempts per DNS query (retries go to the next resolver).
-    #[arg(long, default_value_t = 3)]
-    dns_attempts: u32,
+    /// Seconds to wait for a DNS answer before retrying (doubles on each retry) [default: 2].
+    #[arg(long, value_name = "SECONDS")]
+    dns_timeout: Option<f64>,
+    /// Attempts per DNS query (retries go to the next resolver) [default: 3].
+    #[arg(long, value_name = "N")]
+    dns_attempts: Option<u32>,
+    /// Special-purpose address ranges (RFC 6890: loopback, private, link-local,
+    /// documentation, benchmarking, ...) the scan may connect to anyway, `CIDR,...`. By
+    /// default no connection goes to them even when a domain's DNS points there. The private
+    /// internet (`uptake testbed run`) sets $UPTAKE_ALLOW_ADDRESSES to its own ranges.
+    #[arg(long, value_delimiter = ',', env = "UPTAKE_ALLOW_ADDRESSES", value_name = "CIDR")]
+    allow_addresses: Vec<String>,
 }
 
-/// `uptake scan` arguments.
-#[derive(Args, Debug)]
+/// `uptake scan` arguments. Every option can also be set in a TOML file given with
+/// `--config` (keys are the option names without `--`); the command line wins.
+#[derive(Args, Debug, Default)]
 pub struct ScanArgs {
-    /// Target list: a CSV with a header holding a `domain` column (country, sector,
-    /// organisation and other columns are carried into the output) or one name per line.
+    /// Target list: CSV with a header (a `domain` or `Domain name` column; country, sector,
+    /// organisation and other columns are carried into the output), a JSON array of objects
+    /// (`domain` or a `domains` list; `alpha_two_code` or `country` as the country), Parquet,
+    /// or one name per line; any of them gzip-compressed. Read as a stream.
     #[arg(long)]
-    targets: PathBuf,
-    /// Dataset directory; the scan writes DATASET/scan=<id>/part-*.parquet.
+    targets: Option<PathBuf>,
+    /// Dataset directory; the scan writes DATASET/scan=<id>/part-<K>of<N>-<seq>.parquet.
     #[arg(long)]
-    out: PathBuf,
+    out: Option<PathBuf>,
     /// Scan id (the partition name). Default: the UTC start time, e.g. 20261128T101500Z.
+    /// Shards of one scan and a resumed scan need the same id.
     #[arg(long)]
     scan_id: Option<String>,
-    /// Domains measured at the same time.
-    #[arg(long, default_value_t = 500)]
-    concurrency: usize,
+    /// TOML file with any of these options, e.g. `dns-rate = 500` or
+    /// `allow-addresses = ["192.0.2.0/24"]`; options on the command line win.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Input column with the domain (default: domain, domains, "domain name").
+    #[arg(long, value_name = "NAME")]
+    domain_column: Option<String>,
+    /// Input column with the country (default: country_code, alpha_two_code, country).
+    #[arg(long, value_name = "NAME")]
+    country_column: Option<String>,
+    /// Input column with the sector (default: sector).
+    #[arg(long, value_name = "NAME")]
+    sector_column: Option<String>,
+    /// Input column with the organisation (default: organisation, organization,
+    /// "organization name", name).
+    #[arg(long, value_name = "NAME")]
+    organisation_column: Option<String>,
+    /// Scan only shard K of N: the targets whose registrable domain hashes (FNV-1a 64) to K
+    /// modulo N. N processes with K = 0..N-1 and the same --scan-id and --out together scan
+    /// every target exactly once (see docs/scaling.md).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Continue a scan that stopped (crash, kill, Ctrl-C, full disk): targets already in
+    /// committed parts of this shard are skipped. Without it, a scan id that already has rows
+    /// is refused.
+    #[arg(long)]
+    resume: bool,
+    /// Domains measured at the same time [default: 500].
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// Global cap on DNS messages per second (retries included) [default: no cap].
+    #[arg(long, value_name = "QPS")]
+    dns_rate: Option<u32>,
+    /// DNS queries in flight at once per resolver (and per name server asked directly)
+    /// [default: 500].
+    #[arg(long, value_name = "N")]
+    dns_in_flight: Option<usize>,
+    /// Total seconds for one domain; lookups still unanswered then become `error` with the
+    /// reason [default: 60; 0 = no limit].
+    #[arg(long, value_name = "SECONDS")]
+    domain_timeout: Option<f64>,
+    /// Opt-out list: one domain (also covers its subdomains) or address prefix per line, `#`
+    /// comments. Opted-out domains are never queried; they are listed in
+    /// opted-out.csv in the scan directory instead of getting a row. Opted-out prefixes are
+    /// never connected to.
+    #[arg(long, value_name = "FILE")]
+    opt_out: Option<PathBuf>,
+    /// HTTP User-Agent of the web probes [default: uptake/VERSION (+contact URL)].
+    #[arg(long)]
+    user_agent: Option<String>,
+    /// EHLO name of the mail probes [default: uptake-scanner.invalid].
+    #[arg(long)]
+    ehlo_name: Option<String>,
+    /// New connections per second to one address (web and mail probes) [default: 5].
+    #[arg(long, value_name = "RATE")]
+    connection_rate: Option<f64>,
+    /// Connections open at once to one address (web and mail probes) [default: 4].
+    #[arg(long, value_name = "N")]
+    connections_per_address: Option<usize>,
+    /// Commit a Parquet part after this many rows [default: 100000].
+    #[arg(long, value_name = "ROWS")]
+    part_rows: Option<usize>,
+    /// Commit a Parquet part at least every this many seconds while rows arrive; a crash
+    /// loses at most this much work [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    commit_interval: Option<f64>,
+    /// Write a JSON summary here: counts by status, error kinds, DNS counters, durations,
+    /// retries, CPU time by stage.
+    #[arg(long, value_name = "FILE")]
+    stats: Option<PathBuf>,
     /// No progress bar (log lines every 10 s instead).
     #[arg(long)]
     quiet: bool,
     #[command(flatten)]
     dns: DnsArgs,
+}
+
+/// The `--config` file: the options of `uptake scan`, by their long names.
+#[derive(serde::Deserialize, Debug, Default)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct ScanConfig {
+    targets: Option<PathBuf>,
+    out: Option<PathBuf>,
+    scan_id: Option<String>,
+    domain_column: Option<String>,
+    country_column: Option<String>,
+    sector_column: Option<String>,
+    organisation_column: Option<String>,
+    shard: Option<String>,
+    resume: Option<bool>,
+    concurrency: Option<usize>,
+    dns_rate: Option<u32>,
+    dns_in_flight: Option<usize>,
+    domain_timeout: Option<f64>,
+    opt_out: Option<PathBuf>,
+    user_agent: Option<String>,
+    ehlo_name: Option<String>,
+    connection_rate: Option<f64>,
+    connections_per_address: Option<usize>,
+    part_rows: Option<usize>,
+    commit_interval: Option<f64>,
+    stats: Option<PathBuf>,
+    quiet: Option<bool>,
+    resolver: Option<Vec<String>>,
+    dns_timeout: Option<f64>,
+    dns_attempts: Option<u32>,
+    allow_addresses: Option<Vec<String>>,
+}
+
+impl ScanArgs {
+    /// Fills every option not given on the command line from the config file; paths in the
+    /// file are relative to the file.
+    fn merge_config(mut self) -> anyhow::Result<ScanArgs> {
+        let Some(path) = self.config.clone() else {
+            return Ok(self);
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read --config {}", path.display()))?;
+        let c: ScanConfig =
+            toml::from_str(&text).with_context(|| format!("--config {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let rel = |p: Option<PathBuf>| p.map(|p| base.join(p));
+        fn or<T>(a: &mut Option<T>, b: Option<T>) {
+            if a.is_none() {
+                *a = b;
+            }
+        }
+        or(&mut self.targets, rel(c.targets));
+        or(&mut self.out, rel(c.out));
+        or(&mut self.scan_id, c.scan_id);
+        or(&mut self.domain_column, c.domain_column);
+        or(&mut self.country_column, c.country_column);
+        or(&mut self.sector_column, c.sector_column);
+        or(&mut self.organisation_column, c.organisation_column);
+        or(&mut self.shard, c.shard);
+        self.resume |= c.resume.unwrap_or(false);
+        or(&mut self.concurrency, c.concurrency);
+        or(&mut self.dns_rate, c.dns_rate);
+        or(&mut self.dns_in_flight, c.dns_in_flight);
+        or(&mut self.domain_timeout, c.domain_timeout);
+        or(&mut self.opt_out, rel(c.opt_out));
+        or(&mut self.user_agent, c.user_agent);
+        or(&mut self.ehlo_name, c.ehlo_name);
+        or(&mut self.connection_rate, c.connection_rate);
+        or(&mut self.connections_per_address, c.connections_per_address);
+        or(&mut self.part_rows, c.part_rows);
+        or(&mut self.commit_interval, c.commit_interval);
+        or(&mut self.stats, rel(c.stats));
+        self.quiet |= c.quiet.unwrap_or(false);
+        if self.dns.resolver.iter().all(|r| r.trim().is_empty()) {
+            self.dns.resolver = c.resolver.unwrap_or_default();
+        }
+        or(&mut self.dns.dns_timeout, c.dns_timeout);
+        or(&mut self.dns.dns_attempts, c.dns_attempts);
+        if self.dns.allow_addresses.iter().all(|r| r.trim().is_empty()) {
+            self.dns.allow_addresses = c.allow_addresses.unwrap_or_default();
+        }
+        Ok(self)
+    }
 }
 
 /// `uptake check` arguments.
@@ -128,28 +291,136 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+fn seconds(name: &str, v: f64) -> anyhow::Result<Duration> {
+    if !v.is_finite() || v < 0.0 {
+        bail!("--{name} must be a number of seconds >= 0, not {v}");
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// The scan options shared by `scan` and `check`: resolvers and the address policy.
+fn base_options(dns: &DnsArgs, scan_id: &str) -> anyhow::Result<ScanOptions> {
+    let resolvers = resolvers(dns)?;
+    let mut opts = ScanOptions::new(PathBuf::new(), PathBuf::new(), resolvers, scan_id);
+    opts.timeout = seconds("dns-timeout", dns.dns_timeout.unwrap_or(2.0))?.max(Duration::from_millis(50));
+    opts.attempts = dns.dns_attempts.unwrap_or(3).max(1);
+    let allowed = uptake_policy::parse_prefixes(&dns.allow_addresses.join(","))
+        .map_err(|e| anyhow::anyhow!("--allow-addresses: {e}"))?;
+    let always: Vec<IpAddr> = opts.resolvers.iter().map(SocketAddr::ip).collect();
+    opts.policy = uptake_policy::Policy::new(
+        uptake_policy::AddressGuard::new(&allowed, &always),
+        uptake_policy::OptOut::default(),
+        uptake_policy::LimiterConfig::default(),
+        uptake_policy::Identity::default(),
+    );
+    Ok(opts)
+}
+
+/// Ctrl-C or SIGTERM once: stop and commit; twice: abort at once (exit 130).
+fn watch_signals(rt: &tokio::runtime::Runtime, stop: StopSignal) {
+    rt.spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        let mut seen = 0;
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            seen += 1;
+            if seen == 1 {
+                eprintln!("\nuptake: stopping: committing the domains done so far (Ctrl-C again aborts without committing)");
+                stop.stop();
+            } else {
+                eprintln!("\nuptake: aborted; the parts committed before are intact (--resume continues)");
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
 /// Runs `uptake scan`.
 pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
-    let scan_id = args.scan_id.unwrap_or_else(default_scan_id);
+    let args = args.merge_config()?;
+    let Some(targets) = args.targets.clone() else {
+        bail!("--targets FILE is required (on the command line or in --config)");
+    };
+    let Some(out) = args.out.clone() else {
+        bail!("--out DATASET is required (on the command line or in --config)");
+    };
+    let scan_id = args.scan_id.clone().unwrap_or_else(default_scan_id);
     validate_scan_id(&scan_id)?;
-    if args.concurrency == 0 {
+    let concurrency = args.concurrency.unwrap_or(500);
+    if concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
-    let opts = uptake_scan::ScanOptions {
-        targets: args.targets,
-        out: args.out,
-        resolvers: resolvers(&args.dns)?,
-        scan_id,
-        concurrency: args.concurrency,
-        timeout: Duration::from_secs_f64(args.dns.dns_timeout.max(0.05)),
-        attempts: args.dns.dns_attempts.max(1),
-        progress: !args.quiet,
+    if args.dns_rate == Some(0) {
+        bail!("--dns-rate must be at least 1 query per second");
+    }
+    let mut opts = base_options(&args.dns, &scan_id)?;
+    opts.targets = targets;
+    opts.out = out;
+    opts.columns = uptake_scan::targets::Columns {
+        domain: args.domain_column.clone(),
+        country: args.country_column.clone(),
+        sector: args.sector_column.clone(),
+        organisation: args.organisation_column.clone(),
     };
-    let summary = runtime()?.block_on(uptake_scan::scan(&opts))?;
+    opts.concurrency = concurrency;
+    opts.dns_rate = args.dns_rate;
+    opts.dns_in_flight = args.dns_in_flight.unwrap_or(500).clamp(1, 32_768);
+    opts.domain_timeout = match seconds("domain-timeout", args.domain_timeout.unwrap_or(60.0))? {
+        d if d.is_zero() => None,
+        d => Some(d),
+    };
+    opts.shard = match &args.shard {
+        Some(s) => s.parse::<Shard>().map_err(|e| anyhow::anyhow!("--shard: {e}"))?,
+        None => Shard::default(),
+    };
+    opts.resume = args.resume;
+    opts.part_rows = args.part_rows.unwrap_or(100_000).max(1);
+    opts.commit_interval =
+        seconds("commit-interval", args.commit_interval.unwrap_or(30.0))?.max(Duration::from_millis(100));
+    opts.progress = !args.quiet;
+    let opt_out = match &args.opt_out {
+        Some(p) => uptake_policy::OptOut::load(p, uptake_scan::targets::normalise)?,
+        None => uptake_policy::OptOut::default(),
+    };
+    let mut identity = uptake_policy::Identity::default();
+    if let Some(ua) = &args.user_agent {
+        identity.user_agent = ua.clone();
+    }
+    if let Some(ehlo) = &args.ehlo_name {
+        identity.ehlo_name = ehlo.clone();
+    }
+    let limits = uptake_policy::LimiterConfig {
+        per_address_rate: args.connection_rate.unwrap_or(5.0),
+        per_address_concurrency: args.connections_per_address.unwrap_or(4).max(1),
+    };
+    if !(limits.per_address_rate.is_finite() && limits.per_address_rate > 0.0) {
+        bail!("--connection-rate must be a positive number of connections per second");
+    }
+    opts.policy = uptake_policy::Policy::new(
+        (*opts.policy.guard).clone(),
+        opt_out,
+        limits,
+        identity,
+    );
+
+    let rt = runtime()?;
+    let stop = StopSignal::new();
+    watch_signals(&rt, stop.clone());
+    let summary = rt.block_on(uptake_scan::scan(&opts, stop))?;
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
     eprintln!(
-        "scan {}: {} domains in {:.1}s ({:.0} domains/s, {} DNS queries, {:.0} queries/s); {} rejected, {} duplicates",
+        "scan {}{}: {} domains in {:.1}s ({:.0} domains/s, {} DNS queries, {:.0} queries/s); {} rejected, {} duplicates",
         opts.scan_id,
+        if opts.shard.count > 1 { format!(" shard {}", opts.shard) } else { String::new() },
         summary.domains,
         secs,
         summary.domains as f64 / secs,
@@ -158,6 +429,12 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         summary.rejects,
         summary.duplicates
     );
+    if summary.resumed + summary.opted_out + summary.other_shard > 0 {
+        eprintln!(
+            "  skipped: {} committed before (--resume), {} opted out, {} of other shards",
+            summary.resumed, summary.opted_out, summary.other_shard
+        );
+    }
     let st = &summary.dns_stats;
     eprintln!(
         "  DNS: {} sent, {} timeouts, {} retries, {} TCP fallbacks, {} cache hits, {} mismatched responses dropped",
@@ -170,23 +447,32 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if let Some(r) = &summary.rejects_file {
         eprintln!("rejected lines: {}", r.display());
     }
+    if let Some(r) = &summary.opted_out_file {
+        eprintln!("opted-out targets: {}", r.display());
+    }
     eprintln!(
         "dataset: {}",
         opts.out.join(format!("scan={}", opts.scan_id)).display()
     );
+    if let Some(path) = &args.stats {
+        let json = serde_json::to_string_pretty(&summary.to_json(&opts.scan_id))?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("cannot write --stats {}", path.display()))?;
+    }
+    if summary.interrupted {
+        eprintln!(
+            "interrupted: {} domains committed; run the same command with --resume to finish",
+            summary.domains
+        );
+        return Ok(ExitCode::from(130));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `uptake check`.
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let resolvers = resolvers(&args.dns)?;
-    let timeout = Duration::from_secs_f64(args.dns.dns_timeout.max(0.05));
-    let row = runtime()?.block_on(uptake_scan::check_domain(
-        &args.domain,
-        &resolvers,
-        timeout,
-        args.dns.dns_attempts.max(1),
-    ))?;
+    let opts = base_options(&args.dns, "check")?;
+    let row = runtime()?.block_on(uptake_scan::check_domain(&args.domain, &opts))?;
     if args.json {
         println!("{}", row_json(&row));
     } else {

@@ -78,6 +78,10 @@ pub struct ClientConfig {
     pub sockets_per_server: usize,
     /// Entries in the cache of [`Client::query_shared`]. Default 200,000.
     pub cache_capacity: usize,
+    /// Global cap on messages sent per second, over all servers, retries included (None: no
+    /// cap). The burst allowance is a fiftieth of a second's worth, so over any window of a
+    /// few seconds the servers see at most the cap plus 2 %.
+    pub max_queries_per_second: Option<u32>,
 }
 
 impl Default for ClientConfig {
@@ -89,6 +93,7 @@ impl Default for ClientConfig {
             max_in_flight_per_server: 500,
             sockets_per_server: 4,
             cache_capacity: 200_000,
+            max_queries_per_second: None,
         }
     }
 }
@@ -267,6 +272,7 @@ struct Inner {
     shared_v6: Arc<SocketPool>,
     counters: Arc<Counters>,
     cache: cache::SharedCache,
+    rate: Option<governor::DefaultDirectRateLimiter>,
 }
 
 /// Per-server state; entries of idle non-resolver servers are pruned as the map grows.
@@ -319,6 +325,16 @@ impl Client {
         if config.sockets_per_server == 0 {
             return bad("sockets_per_server must be at least 1");
         }
+        if config.max_queries_per_second == Some(0) {
+            return bad("max_queries_per_second must be at least 1");
+        }
+        let rate = config
+            .max_queries_per_second
+            .and_then(std::num::NonZeroU32::new)
+            .map(|q| {
+                let burst = std::num::NonZeroU32::new(q.get() / 50).unwrap_or(std::num::NonZeroU32::MIN);
+                governor::RateLimiter::direct(governor::Quota::per_second(q).allow_burst(burst))
+            });
         let cache = cache::SharedCache::new(config.cache_capacity);
         let counters = Arc::new(Counters::default());
         let pool = |ipv6: bool| {
@@ -345,6 +361,7 @@ impl Client {
                 shared_v6,
                 counters,
                 cache,
+                rate,
                 config,
             }),
         })
@@ -460,6 +477,9 @@ impl Client {
             let addr = servers[(start + i as usize) % servers.len()];
             if i > 0 {
                 Counters::inc(&counters.retries);
+            }
+            if let Some(rate) = &self.inner.rate {
+                rate.until_ready().await;
             }
             let server = self.server(addr);
             let result = server.exchange(&q, &wire, timeout).await;

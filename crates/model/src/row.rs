@@ -213,6 +213,10 @@ pub struct ScanRow {
     pub zone: Option<String>,
     /// DNS queries sent for this domain (excluding cache hits).
     pub dns_queries: i64,
+    /// Resends of this domain's DNS queries after a timeout (included in `dns_queries`' sends).
+    pub dns_retries: i64,
+    /// Wall time of the domain's measurement, in milliseconds.
+    pub duration_ms: i64,
     /// dnssec finding.
     pub dnssec: Finding,
     /// dnssec evidence.
@@ -369,6 +373,8 @@ impl ScanRow {
             dns_rcode: None,
             zone: None,
             dns_queries: 0,
+            dns_retries: 0,
+            duration_ms: 0,
             dnssec: f(),
             dnssec_evidence: DnssecEvidence::default(),
             dnssec_algorithm: f(),
@@ -518,6 +524,8 @@ columns! {
     "dns_rcode": Str = |r| s(&r.dns_rcode); "RCODE of the SOA query at the domain (NOERROR, NXDOMAIN, SERVFAIL); null when no answer."
     "zone": Str = |r| s(&r.zone); "Apex of the DNS zone that holds the domain's records."
     "dns_queries": Int = |r| Value::Int(Some(r.dns_queries)); "DNS queries sent for this domain (cache hits excluded)."
+    "dns_retries": Int = |r| Value::Int(Some(r.dns_retries)); "Resends of this domain's DNS queries after a lost answer (bounded by --dns-attempts per query; cache hits excluded)."
+    "duration_ms": Int = |r| Value::Int(Some(r.duration_ms)); "Wall time of the domain's measurement in milliseconds (bounded by --domain-timeout)."
     "dnssec_status": Status = |r| status(&r.dnssec); "DNSSEC: secure (AD set), insecure (no AD), bogus (SERVFAIL that a CD=1 re-query answers), error."
     "dnssec_reason": Str = |r| Value::Str(r.dnssec.reason.as_deref()); "Why dnssec is error (or a note)."
     "dnssec_ede": IntList = |r| Value::IntList(&r.dnssec_evidence.ede); "Extended DNS Error codes (RFC 8914) the resolver returned."

@@ -2,6 +2,8 @@
 //! answers become a [`ScanRow`] through the pure evaluators of `uptake-checks`.
 
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use uptake_checks::caa::CaaRecord;
 use uptake_checks::dnssec::{Answer, Dnskey};
@@ -21,6 +23,56 @@ pub struct ProbeContext<'a> {
     pub reach: &'a crate::resolve::ReachabilityCache,
     /// Scan id written into rows.
     pub scan_id: &'a str,
+    /// What may be contacted, how hard, and as whom.
+    pub policy: &'a uptake_policy::Policy,
+    /// Total time for one domain; unfinished lookups become `error` with a reason.
+    pub budget: Option<std::time::Duration>,
+}
+
+/// Nanoseconds spent in the pure evaluators (all scans of the process), for the stage
+/// breakdown of `--stats`.
+pub static EVALUATOR_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Runs an evaluator, adding its time to [`EVALUATOR_NANOS`] (they do no I/O, so wall time
+/// is CPU time).
+fn eval<T>(f: impl FnOnce() -> T) -> T {
+    let t0 = Instant::now();
+    let r = f();
+    EVALUATOR_NANOS.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    r
+}
+
+/// The row of a domain whose probe overran its budget (the backstop of the per-lookup
+/// deadline): every check `error` with the reason.
+pub fn budget_row(ctx: &ProbeContext<'_>, target: &Target, budget: Duration) -> ScanRow {
+    let mut row = ScanRow::failed(
+        target.domain.clone(),
+        target.input.clone(),
+        ctx.scan_id.to_string(),
+        now_micros() - budget.as_micros() as i64,
+        "",
+    );
+    fill_context(&mut row, target);
+    set_all_errors(
+        &mut row,
+        &format!(
+            "domain time budget of {}s exceeded (--domain-timeout)",
+            budget.as_secs_f64()
+        ),
+    );
+    row
+}
+
+fn fill_context(row: &mut ScanRow, target: &Target) {
+    let domain = target.domain.as_str();
+    row.registrable_domain = psl::domain_str(domain).map(str::to_string);
+    row.public_suffix = psl::suffix_str(domain).map(str::to_string);
+    row.country = target.country.clone();
+    row.sector = target.sector.clone();
+    row.organisation = target.organisation.clone();
+    row.extra = target.extra.clone();
+    // The web and mail checks are not part of the DNS plan: null unless a later stage runs them.
+    row.connected = Default::default();
 }
 
 fn now_micros() -> i64 {
@@ -57,15 +109,14 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
         started,
         "",
     );
-    row.registrable_domain = psl::domain_str(domain).map(str::to_string);
-    row.public_suffix = psl::suffix_str(domain).map(str::to_string);
-    row.country = target.country.clone();
-    row.sector = target.sector.clone();
-    row.organisation = target.organisation.clone();
-    row.extra = target.extra.clone();
-    // The web and mail checks are not part of the DNS plan: null unless a later stage runs them.
-    row.connected = Default::default();
-    let mut dns = DomainDns::new(ctx.client, ctx.reach, domain);
+    fill_context(&mut row, target);
+    let mut dns = DomainDns::new(
+        ctx.client,
+        ctx.reach,
+        &ctx.policy.guard,
+        ctx.budget,
+        domain,
+    );
 
     // 1. The SOA query at the domain decides DNSSEC, the zone and whether the rest can run.
     let mut first = dns.raw(domain, RecordType::SOA, false).await;
@@ -78,14 +129,17 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
         Err(e) => {
             set_all_errors(&mut row, &format!("resolver: {e}"));
             row.dns_queries = dns.queries();
+            row.dns_retries = dns.retries();
             return row;
         }
         Ok(r) if r.rcode == ResponseCode::ServFail => {
             let retry = dns.raw(domain, RecordType::SOA, true).await;
-            let finding = checks::dnssec::status(
-                &Ok(answer(r)),
-                Some(&retry.as_ref().map(|r| answer(r)).map_err(Clone::clone)),
-            );
+            let finding = eval(|| {
+                checks::dnssec::status(
+                    &Ok(answer(r)),
+                    Some(&retry.as_ref().map(|r| answer(r)).map_err(Clone::clone)),
+                )
+            });
             row.dnssec_evidence.ede = r.ede.iter().map(|e| i64::from(e.code)).collect();
             match retry {
                 Ok(r2) if finding.status == Status::Bogus => {
@@ -97,11 +151,12 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
                     let reason = finding.reason.clone().unwrap_or_else(|| "SERVFAIL".into());
                     set_all_errors(&mut row, &reason);
                     row.dns_queries = dns.queries();
+            row.dns_retries = dns.retries();
                     return row;
                 }
             }
         }
-        Ok(r) => (r.clone(), checks::dnssec::status(&Ok(answer(r)), None)),
+        Ok(r) => (r.clone(), eval(|| checks::dnssec::status(&Ok(answer(r)), None))),
     };
     row.dns_rcode = Some(
         first
@@ -112,11 +167,13 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
     if response.rcode == ResponseCode::NXDomain {
         set_all_errors(&mut row, "the domain does not exist (NXDOMAIN)");
         row.dns_queries = dns.queries();
+            row.dns_retries = dns.retries();
         return row;
     }
     if response.rcode != ResponseCode::NoError {
         set_all_errors(&mut row, &format!("{} from the resolver", response.rcode));
         row.dns_queries = dns.queries();
+            row.dns_retries = dns.retries();
         return row;
     }
     let zone = zone_apex(&response).unwrap_or_else(|| domain.to_string());
@@ -165,17 +222,18 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
     row.dmarc_source = dmarc.source.map(str::to_string);
     row.dmarc_pct = dmarc.pct;
     row.dmarc_rua = dmarc.rua;
-    row.dkim = checks::dkim(&dkim);
+    row.dkim = eval(|| checks::dkim(&dkim));
     row.caa = caa.finding;
     row.caa_found_at = caa.found_at;
     row.caa_records = caa.records;
     row.caa_issuers = caa.issuers;
-    let t = checks::records::tls_rpt(&tls_rpt);
+    let t = eval(|| checks::records::tls_rpt(&tls_rpt));
     (row.tls_rpt, row.tls_rpt_record) = (t.finding, t.record);
-    let m = checks::records::mta_sts(&mta_sts);
+    let m = eval(|| checks::records::mta_sts(&mta_sts));
     (row.mta_sts_record, row.mta_sts_txt) = (m.finding, m.record);
     (row.web_apex_aaaa, row.web_www_exists, row.web_www_aaaa) = web;
     row.dns_queries = dns.queries();
+            row.dns_retries = dns.retries();
     row
 }
 
@@ -203,7 +261,7 @@ async fn dnssec_details(
 ) -> (Finding, DnssecEvidence) {
     let mut ev = DnssecEvidence::default();
     if status != Status::Secure && status != Status::Bogus {
-        return (checks::dnssec::algorithm(status, &Lookup::NoData), ev);
+        return (eval(|| checks::dnssec::algorithm(status, &Lookup::NoData)), ev);
     }
     let (keys, ds, nsec3) = futures::join!(
         dns.lookup(zone, RecordType::DNSKEY, |d| opaque(d, RecordType::DNSKEY)),
@@ -256,7 +314,7 @@ async fn dnssec_details(
         Lookup::NoData | Lookup::NxDomain => ev.denial = Some("nsec".into()),
         Lookup::Failed(_) => {}
     }
-    (checks::dnssec::algorithm(status, &keys), ev)
+    (eval(|| checks::dnssec::algorithm(status, &keys)), ev)
 }
 
 type NsResult = (Finding, Vec<String>, Vec<String>, Option<i64>);
@@ -287,15 +345,25 @@ async fn ns_ipv6(dns: &DomainDns<'_>, zone: &str) -> NsResult {
     let per_host = futures::future::join_all(hosts.iter().map(|h| async move {
         let aaaa = dns.aaaa(h).await;
         let mut answered = false;
+        let mut failure = None;
         for addr in aaaa.records().unwrap_or_default() {
-            if dns.answers_at(IpAddr::V6(*addr), zone).await {
-                answered = true;
-                break;
+            match dns.answers_at(IpAddr::V6(*addr), zone).await {
+                Ok(true) => {
+                    answered = true;
+                    break;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    failure.get_or_insert(format!("name server {h}: {e}"));
+                }
             }
         }
-        (aaaa, answered)
+        ((aaaa, answered), failure.filter(|_| !answered))
     }))
     .await;
+    // A host not asked (a refused address, a spent budget) leaves the status unknown.
+    let failure = per_host.iter().find_map(|(_, f)| f.clone());
+    let per_host: Vec<_> = per_host.into_iter().map(|(p, _)| p).collect();
     let addresses: Vec<String> = per_host
         .iter()
         .flat_map(|(l, _)| {
@@ -305,14 +373,17 @@ async fn ns_ipv6(dns: &DomainDns<'_>, zone: &str) -> NsResult {
                 .map(Ipv6Addr::to_string)
         })
         .collect();
-    let finding = checks::ns_ipv6(&per_host);
+    let finding = match failure {
+        Some(reason) => Finding::error(reason),
+        None => eval(|| checks::ns_ipv6(&per_host)),
+    };
     let answering = per_host.iter().filter(|(_, ok)| *ok).count() as i64;
     (finding, hosts, addresses, Some(answering))
 }
 
 async fn mail_hosts(dns: &DomainDns<'_>, domain: &str) -> (Finding, Vec<String>, Option<i64>) {
     let mx = dns.mx(domain).await;
-    let finding = checks::mx(&mx);
+    let finding = eval(|| checks::mx(&mx));
     let mut hosts: Vec<(u16, String)> = mx
         .records()
         .map(<[(u16, String)]>::to_vec)
@@ -345,7 +416,7 @@ async fn spf(dns: &DomainDns<'_>, domain: &str) -> (Finding, Option<uptake_spf::
         helo: domain,
     };
     let outcome = uptake_spf::check_host(&SpfDns(dns), &query).await;
-    (checks::spf(&outcome), Some(outcome))
+    (eval(|| checks::spf(&outcome)), Some(outcome))
 }
 
 async fn dmarc(
@@ -361,7 +432,7 @@ async fn dmarc(
         }
         _ => None,
     };
-    checks::dmarc::evaluate(&own, org.as_ref())
+    eval(|| checks::dmarc::evaluate(&own, org.as_ref()))
 }
 
 async fn caa(
@@ -394,7 +465,7 @@ async fn caa(
             None => break,
         }
     }
-    checks::caa::evaluate(&climb)
+    eval(|| checks::caa::evaluate(&climb))
 }
 
 async fn web(dns: &DomainDns<'_>, domain: &str) -> (Option<bool>, Option<bool>, Option<bool>) {

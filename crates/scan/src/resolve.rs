@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 use uptake_checks::Lookup;
@@ -22,6 +23,9 @@ pub struct ReachabilityCache {
 pub struct DomainDns<'a> {
     client: &'a Client,
     reach: &'a ReachabilityCache,
+    guard: &'a uptake_policy::AddressGuard,
+    deadline: Option<(Instant, Duration)>,
+    retries: AtomicI64,
     /// Set the CD bit (the domain's zone is bogus).
     pub checking_disabled: bool,
     /// The domain: names at or below it are not cached across domains.
@@ -52,11 +56,22 @@ fn rcode_reason(r: &Response) -> String {
 }
 
 impl<'a> DomainDns<'a> {
-    /// Lookups for `domain`.
-    pub fn new(client: &'a Client, reach: &'a ReachabilityCache, domain: &str) -> Self {
+    /// Lookups for `domain`. Addresses contacted directly (name servers) must pass `guard`;
+    /// with a `budget`, every lookup still unanswered when it runs out fails with a reason
+    /// saying so.
+    pub fn new(
+        client: &'a Client,
+        reach: &'a ReachabilityCache,
+        guard: &'a uptake_policy::AddressGuard,
+        budget: Option<Duration>,
+        domain: &str,
+    ) -> Self {
         DomainDns {
             client,
             reach,
+            guard,
+            deadline: budget.map(|b| (Instant::now() + b, b)),
+            retries: AtomicI64::new(0),
             checking_disabled: false,
             domain: domain.to_string(),
             queries: AtomicI64::new(0),
@@ -66,6 +81,38 @@ impl<'a> DomainDns<'a> {
     /// Queries sent so far for this domain.
     pub fn queries(&self) -> i64 {
         self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Resends so far of this domain's queries (after timeouts).
+    pub fn retries(&self) -> i64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    fn budget_exceeded(budget: Duration) -> String {
+        format!(
+            "domain time budget of {}s exceeded (--domain-timeout)",
+            budget.as_secs_f64()
+        )
+    }
+
+    /// Runs `fut` within the domain's budget.
+    async fn within<T>(&self, fut: impl std::future::Future<Output = T>) -> Result<T, String> {
+        match self.deadline {
+            None => Ok(fut.await),
+            Some((at, budget)) => tokio::time::timeout_at(at.into(), fut)
+                .await
+                .map_err(|_| Self::budget_exceeded(budget)),
+        }
+    }
+
+    fn count(&self, r: &Result<Arc<Response>, uptake_dns::DnsError>) {
+        let attempts = match r {
+            Ok(r) => r.attempts,
+            Err(uptake_dns::DnsError::Timeout { attempts, .. }) => *attempts,
+            Err(_) => 1,
+        };
+        self.retries
+            .fetch_add(i64::from(attempts.saturating_sub(1)), Ordering::Relaxed);
     }
 
     fn is_own(&self, name: &str) -> bool {
@@ -88,9 +135,11 @@ impl<'a> DomainDns<'a> {
         };
         let r = if self.is_own(name) {
             self.queries.fetch_add(1, Ordering::Relaxed);
-            self.client.query(&q).await
+            let r = self.within(self.client.query(&q)).await?;
+            self.count(&r);
+            r
         } else {
-            self.client.query_shared(&q).await
+            self.within(self.client.query_shared(&q)).await?
         };
         r.map_err(|e| e.to_string())
     }
@@ -150,14 +199,15 @@ impl<'a> DomainDns<'a> {
     }
 
     /// Whether a name server answers a query for `zone` at `address` (port 53), cached per
-    /// address for the scan. No answer (timeout, refused) is `false`.
-    pub async fn answers_at(&self, address: IpAddr, zone: &str) -> bool {
+    /// address for the scan. No answer (timeout, refused) is `false`; an address the guard
+    /// refuses (special-purpose, opted out) or a spent time budget is an error: not measured.
+    pub async fn answers_at(&self, address: IpAddr, zone: &str) -> Result<bool, String> {
+        self.guard.check(address).map_err(|r| r.to_string())?;
         let cell = {
             let mut cells = self.reach.cells.lock().unwrap_or_else(|e| e.into_inner());
             cells.entry(address).or_default().clone()
         };
-        *cell
-            .get_or_init(|| async {
+        let answered = cell.get_or_init(|| async {
                 let Ok(name) = Name::from_str(&format!("{}.", zone.trim_end_matches('.'))) else {
                     return false;
                 };
@@ -167,12 +217,14 @@ impl<'a> DomainDns<'a> {
                     checking_disabled: true,
                 };
                 self.queries.fetch_add(1, Ordering::Relaxed);
-                self.client
+                let r = self
+                    .client
                     .query_server(SocketAddr::new(address, 53), &q)
-                    .await
-                    .is_ok()
-            })
-            .await
+                    .await;
+                self.count(&r);
+                r.is_ok()
+            });
+        self.within(answered).await.map(|b| *b)
     }
 }
 

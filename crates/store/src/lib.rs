@@ -38,7 +38,7 @@ use uptake_model::row::{Kind, ScanRow, Value, COLUMNS, EXTRA_AFTER};
 use uptake_model::Status;
 
 /// Version of the dataset schema, stored as `uptake.schema_version`.
-pub const SCHEMA_VERSION: &str = "3";
+pub const SCHEMA_VERSION: &str = "4";
 /// Metadata key: version of the dataset schema.
 pub const META_SCHEMA_VERSION: &str = "uptake.schema_version";
 /// Metadata key: version of uptake that wrote the file.
@@ -606,6 +606,26 @@ impl DatasetWriter {
         Ok(())
     }
 
+    /// Commits the open part now (encodes the buffered rows, fsyncs, renames); the next row
+    /// opens a new part. Nothing happens when no part is open. The scan engine calls this on a
+    /// timer so that a crash loses only the last few seconds of work.
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned {
+                path: self.dir.clone(),
+            });
+        }
+        if self.open.is_none() {
+            return Ok(());
+        }
+        self.guard(Self::commit_part)
+    }
+
+    /// Rows in committed parts of this writer.
+    pub fn committed_rows(&self) -> u64 {
+        self.rows - self.open.as_ref().map_or(0, |o| o.rows as u64)
+    }
+
     /// Encodes the buffered rows and commits the open part; returns what was committed by this
     /// writer. A writer that received no rows commits nothing.
     pub fn finish(mut self) -> Result<WriteSummary, StoreError> {
@@ -774,7 +794,18 @@ pub fn read_rows(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
 /// The `domain` of every row in the committed parts of a scan (all shards); empty when the
 /// scan has no directory yet. Temporary files of an interrupted writer are not read.
 pub fn committed_domains(dataset: &Path, scan_id: &str) -> Result<HashSet<String>, StoreError> {
+    committed_domains_of(dataset, scan_id, None)
+}
+
+/// Like [`committed_domains`], limited to the parts of one shard (`part-<shard>-*.parquet`)
+/// when `shard` is given.
+pub fn committed_domains_of(
+    dataset: &Path,
+    scan_id: &str,
+    shard: Option<&str>,
+) -> Result<HashSet<String>, StoreError> {
     let dir = scan_dir(dataset, scan_id);
+    let prefix = shard.map(|s| format!("part-{s}-"));
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
@@ -783,7 +814,9 @@ pub fn committed_domains(dataset: &Path, scan_id: &str) -> Result<HashSet<String
     let mut files = vec![];
     for entry in entries {
         let entry = entry.map_err(io_err("list", &dir))?;
-        if entry.file_name().to_str().is_some_and(is_part_name) {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if is_part_name(name) && prefix.as_deref().is_none_or(|p| name.starts_with(p)) {
             files.push(entry.path());
         }
     }

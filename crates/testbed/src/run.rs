@@ -15,7 +15,9 @@
 //!   the config templates into a per-run state directory, starts the servers (each in its own
 //!   process group, so Ctrl-C at the terminal reaches COMMAND but not the servers), waits until
 //!   every server answers on every address (and, for NSD, every configured zone has loaded),
-//!   then runs COMMAND with `UPTAKE_RESOLVER` and `UPTAKE_TESTBED_DIR` set, stops the servers
+//!   then runs COMMAND with `UPTAKE_RESOLVER`, `UPTAKE_ALLOW_ADDRESSES` (the testbed's
+//!   ranges, which the scanner's special-address guard refuses otherwise) and
+//!   `UPTAKE_TESTBED_DIR` set, stops the servers
 //!   and removes the state directory.
 //!
 //! Packets never leave the namespace: it has only `lo`.
@@ -43,6 +45,50 @@ pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(120);
 pub const RESOLVER_ENV: &str = "UPTAKE_RESOLVER";
 /// Exported to COMMAND: the absolute testbed directory.
 pub const DIR_ENV: &str = "UPTAKE_TESTBED_DIR";
+/// Exported to COMMAND: the testbed's address ranges (its local routes and addresses),
+/// comma-separated, which `uptake scan` reads as `--allow-addresses`: the testbed lives on
+/// documentation and benchmarking addresses that the scanner refuses by default.
+pub const ALLOW_ENV: &str = "UPTAKE_ALLOW_ADDRESSES";
+
+/// The ranges the generator places everything in (documentation and benchmarking space),
+/// including the addresses of deliberately dead hosts that exist only in DNS answers.
+pub const TESTBED_RANGES: [&str; 3] = ["192.0.2.0/24", "198.18.0.0/15", "2001:db8::/32"];
+
+fn in_testbed_range(a: &IpAddr) -> Option<&'static str> {
+    match a {
+        IpAddr::V4(v4) => {
+            let x = u32::from(*v4);
+            if x >> 8 == u32::from(Ipv4Addr::new(192, 0, 2, 0)) >> 8 {
+                Some(TESTBED_RANGES[0])
+            } else if x >> 17 == u32::from(Ipv4Addr::new(198, 18, 0, 0)) >> 17 {
+                Some(TESTBED_RANGES[1])
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(v6) => {
+            let x = u128::from(*v6);
+            (x >> 96 == 0x2001_0db8).then_some(TESTBED_RANGES[2])
+        }
+    }
+}
+
+/// The value of [`ALLOW_ENV`] for a manifest: its local routes, the testbed range of each of
+/// its addresses, and any address outside those ranges as itself.
+pub fn allowed_addresses(manifest: &Manifest) -> String {
+    let mut out: Vec<String> = manifest.local_routes.clone();
+    for a in manifest
+        .addresses
+        .iter()
+        .chain(manifest.servers.iter().flat_map(|s| s.addresses.iter()))
+    {
+        let entry = in_testbed_range(a).map_or_else(|| a.to_string(), str::to_string);
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    out.join(",")
+}
 /// Lines of a server's log shown when it fails to start.
 const LOG_TAIL_LINES: usize = 30;
 /// How long stopped servers get between SIGTERM and SIGKILL.
@@ -230,6 +276,7 @@ pub fn run_inside(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
         .arg0(&command[0])
         .args(&command[1..])
         .env(RESOLVER_ENV, &manifest.resolver)
+        .env(ALLOW_ENV, allowed_addresses(&manifest))
         .env(DIR_ENV, &dir)
         .spawn()
         .map_err(|e| RunError::Spawn {

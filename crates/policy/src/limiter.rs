@@ -1,0 +1,184 @@
+//! Per-destination connection limits: a rate and a concurrency cap per IP address, so that
+//! the many domains of one shared host do not turn into a flood at that host.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::guard::{AddressGuard, Refusal};
+
+/// Limits per destination address.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimiterConfig {
+    /// New connections per second to one address (fractions allowed, e.g. 0.5).
+    pub per_address_rate: f64,
+    /// Connections open at once to one address.
+    pub per_address_concurrency: usize,
+}
+
+impl Default for LimiterConfig {
+    fn default() -> Self {
+        LimiterConfig {
+            per_address_rate: 5.0,
+            per_address_concurrency: 4,
+        }
+    }
+}
+
+/// Hands out permission to connect to an address: the [`AddressGuard`] first, then a slot
+/// of the address's concurrency cap, then a token of its rate.
+///
+/// The probes call [`acquire`](Self::acquire) before each connection and hold the returned
+/// [`ConnectionPermit`] until the connection is closed.
+pub struct ConnectionLimiter {
+    guard: Arc<AddressGuard>,
+    config: LimiterConfig,
+    rate: DefaultKeyedRateLimiter<IpAddr>,
+    slots: Mutex<Slots>,
+}
+
+struct Slots {
+    map: HashMap<IpAddr, Arc<Semaphore>>,
+    prune_at: usize,
+}
+
+const PRUNE_MIN: usize = 4096;
+
+impl std::fmt::Debug for ConnectionLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionLimiter")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Permission to hold one connection to an address; dropping it frees the slot.
+#[derive(Debug)]
+pub struct ConnectionPermit {
+    _slot: OwnedSemaphorePermit,
+}
+
+fn quota(rate: f64) -> Quota {
+    let rate = if rate.is_finite() && rate > 0.0 {
+        rate
+    } else {
+        1.0
+    };
+    if rate >= 1.0 {
+        let per_sec = NonZeroU32::new(rate.round().min(f64::from(u32::MAX)) as u32)
+            .unwrap_or(NonZeroU32::MIN);
+        // No burst beyond one connection: a host sees at most `rate` connections in any second.
+        Quota::per_second(per_sec).allow_burst(NonZeroU32::MIN)
+    } else {
+        Quota::with_period(Duration::from_secs_f64(1.0 / rate))
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+    }
+}
+
+impl ConnectionLimiter {
+    /// A limiter that consults `guard`.
+    pub fn new(guard: Arc<AddressGuard>, config: LimiterConfig) -> ConnectionLimiter {
+        ConnectionLimiter {
+            guard,
+            rate: RateLimiter::keyed(quota(config.per_address_rate)),
+            config,
+            slots: Mutex::new(Slots {
+                map: HashMap::new(),
+                prune_at: PRUNE_MIN,
+            }),
+        }
+    }
+
+    /// The limits.
+    pub fn config(&self) -> LimiterConfig {
+        self.config
+    }
+
+    /// Waits until a connection to `address` is allowed; refuses at once (without waiting) an
+    /// address the guard refuses.
+    pub async fn acquire(&self, address: IpAddr) -> Result<ConnectionPermit, Refusal> {
+        self.guard.check(address)?;
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            if slots.map.len() >= slots.prune_at {
+                let max = self.config.per_address_concurrency.max(1);
+                slots
+                    .map
+                    .retain(|_, s| Arc::strong_count(s) > 1 || s.available_permits() < max);
+                slots.prune_at = (slots.map.len() * 2).max(PRUNE_MIN);
+                self.rate.retain_recent();
+            }
+            slots
+                .map
+                .entry(address)
+                .or_insert_with(|| {
+                    Arc::new(Semaphore::new(self.config.per_address_concurrency.max(1)))
+                })
+                .clone()
+        };
+        let slot = slot
+            .acquire_owned()
+            .await
+            .expect("the limiter never closes its semaphores");
+        self.rate.until_key_ready(&address).await;
+        Ok(ConnectionPermit { _slot: slot })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn limiter(rate: f64, concurrency: usize) -> ConnectionLimiter {
+        let guard = AddressGuard::new(&crate::parse_prefixes("192.0.2.0/24").unwrap(), &[]);
+        ConnectionLimiter::new(
+            Arc::new(guard),
+            LimiterConfig {
+                per_address_rate: rate,
+                per_address_concurrency: concurrency,
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn refuses_what_the_guard_refuses() {
+        let l = limiter(100.0, 2);
+        assert!(l.acquire("127.0.0.1".parse().unwrap()).await.is_err());
+        assert!(l.acquire("192.0.2.1".parse().unwrap()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn caps_concurrency_per_address() {
+        let l = limiter(1000.0, 2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let p1 = l.acquire(a).await.unwrap();
+        let _p2 = l.acquire(a).await.unwrap();
+        // A third waits until one is released; another address does not.
+        let third = tokio::time::timeout(Duration::from_millis(50), l.acquire(a)).await;
+        assert!(third.is_err(), "third connection to one address was allowed");
+        assert!(l.acquire("192.0.2.2".parse().unwrap()).await.is_ok());
+        drop(p1);
+        let third = tokio::time::timeout(Duration::from_millis(500), l.acquire(a)).await;
+        assert!(third.is_ok(), "slot not freed");
+    }
+
+    #[tokio::test]
+    async fn caps_rate_per_address() {
+        let l = limiter(20.0, 100);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let start = Instant::now();
+        for _ in 0..11 {
+            drop(l.acquire(a).await.unwrap());
+        }
+        // 11 connections at 20/s with no burst take at least 10 intervals of 50 ms.
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(450), "took {took:?}");
+        assert!(took < Duration::from_millis(1500), "took {took:?}");
+    }
+}
