@@ -29,7 +29,12 @@ pub struct DnsArgs {
     /// documentation, benchmarking, ...) the scan may connect to anyway, `CIDR,...`. By
     /// default no connection goes to them even when a domain's DNS points there. The private
     /// internet (`uptake testbed run`) sets $UPTAKE_ALLOW_ADDRESSES to its own ranges.
-    #[arg(long, value_delimiter = ',', env = "UPTAKE_ALLOW_ADDRESSES", value_name = "CIDR")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        env = "UPTAKE_ALLOW_ADDRESSES",
+        value_name = "CIDR"
+    )]
     allow_addresses: Vec<String>,
 }
 
@@ -302,7 +307,8 @@ fn seconds(name: &str, v: f64) -> anyhow::Result<Duration> {
 fn base_options(dns: &DnsArgs, scan_id: &str) -> anyhow::Result<ScanOptions> {
     let resolvers = resolvers(dns)?;
     let mut opts = ScanOptions::new(PathBuf::new(), PathBuf::new(), resolvers, scan_id);
-    opts.timeout = seconds("dns-timeout", dns.dns_timeout.unwrap_or(2.0))?.max(Duration::from_millis(50));
+    opts.timeout =
+        seconds("dns-timeout", dns.dns_timeout.unwrap_or(2.0))?.max(Duration::from_millis(50));
     opts.attempts = dns.dns_attempts.unwrap_or(3).max(1);
     let allowed = uptake_policy::parse_prefixes(&dns.allow_addresses.join(","))
         .map_err(|e| anyhow::anyhow!("--allow-addresses: {e}"))?;
@@ -379,13 +385,15 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         d => Some(d),
     };
     opts.shard = match &args.shard {
-        Some(s) => s.parse::<Shard>().map_err(|e| anyhow::anyhow!("--shard: {e}"))?,
+        Some(s) => s
+            .parse::<Shard>()
+            .map_err(|e| anyhow::anyhow!("--shard: {e}"))?,
         None => Shard::default(),
     };
     opts.resume = args.resume;
     opts.part_rows = args.part_rows.unwrap_or(100_000).max(1);
-    opts.commit_interval =
-        seconds("commit-interval", args.commit_interval.unwrap_or(30.0))?.max(Duration::from_millis(100));
+    opts.commit_interval = seconds("commit-interval", args.commit_interval.unwrap_or(30.0))?
+        .max(Duration::from_millis(100));
     opts.progress = !args.quiet;
     let opt_out = match &args.opt_out {
         Some(p) => uptake_policy::OptOut::load(p, uptake_scan::targets::normalise)?,
@@ -405,12 +413,8 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if !(limits.per_address_rate.is_finite() && limits.per_address_rate > 0.0) {
         bail!("--connection-rate must be a positive number of connections per second");
     }
-    opts.policy = uptake_policy::Policy::new(
-        (*opts.policy.guard).clone(),
-        opt_out,
-        limits,
-        identity,
-    );
+    opts.policy =
+        uptake_policy::Policy::new((*opts.policy.guard).clone(), opt_out, limits, identity);
 
     let rt = runtime()?;
     let stop = StopSignal::new();

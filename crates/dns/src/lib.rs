@@ -332,7 +332,8 @@ impl Client {
             .max_queries_per_second
             .and_then(std::num::NonZeroU32::new)
             .map(|q| {
-                let burst = std::num::NonZeroU32::new(q.get() / 50).unwrap_or(std::num::NonZeroU32::MIN);
+                let burst =
+                    std::num::NonZeroU32::new(q.get() / 50).unwrap_or(std::num::NonZeroU32::MIN);
                 governor::RateLimiter::direct(governor::Quota::per_second(q).allow_burst(burst))
             });
         let cache = cache::SharedCache::new(config.cache_capacity);

@@ -31,7 +31,10 @@ pub const SPECIAL_PURPOSE: &[(&str, &str)] = &[
     ("::/128", "unspecified address (RFC 4291)"),
     ("::1/128", "loopback (RFC 4291)"),
     ("::ffff:0:0/96", "IPv4-mapped (RFC 4291)"),
-    ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation (RFC 8215)"),
+    (
+        "64:ff9b:1::/48",
+        "local-use IPv4/IPv6 translation (RFC 8215)",
+    ),
     ("100::/64", "discard-only (RFC 6666)"),
     ("2001::/32", "Teredo (RFC 4380)"),
     ("2001:2::/48", "benchmarking (RFC 5180)"),
@@ -134,9 +137,7 @@ impl AddressGuard {
 /// An IPv4-mapped IPv6 address is judged as the IPv4 address it carries.
 fn canonical(address: IpAddr) -> IpAddr {
     match address {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     }
 }
@@ -225,6 +226,8 @@ mod tests {
             vec!["10.0.0.0/8".parse::<IpNet>().unwrap()]
         );
         assert!(parse_prefixes("10.0.0.0/33").is_err());
-        assert!(parse_prefixes("example.nl").unwrap_err().contains("example.nl"));
+        assert!(parse_prefixes("example.nl")
+            .unwrap_err()
+            .contains("example.nl"));
     }
 }

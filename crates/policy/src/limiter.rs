@@ -161,7 +161,10 @@ mod tests {
         let _p2 = l.acquire(a).await.unwrap();
         // A third waits until one is released; another address does not.
         let third = tokio::time::timeout(Duration::from_millis(50), l.acquire(a)).await;
-        assert!(third.is_err(), "third connection to one address was allowed");
+        assert!(
+            third.is_err(),
+            "third connection to one address was allowed"
+        );
         assert!(l.acquire("192.0.2.2".parse().unwrap()).await.is_ok());
         drop(p1);
         let third = tokio::time::timeout(Duration::from_millis(500), l.acquire(a)).await;

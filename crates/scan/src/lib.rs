@@ -463,16 +463,13 @@ fn write_rows(
             match next {
                 Ok(Some(row)) => {
                     writer.write(&row)?;
-                    live.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .record(&row);
+                    live.lock().unwrap_or_else(|e| e.into_inner()).record(&row);
                     uncommitted += 1;
                 }
                 Ok(None) => return Ok(()),
                 Err(_) => {}
             }
-            if uncommitted > 0 && (uncommitted >= part_rows || last_commit.elapsed() >= interval)
-            {
+            if uncommitted > 0 && (uncommitted >= part_rows || last_commit.elapsed() >= interval) {
                 writer.commit()?;
                 tracing::debug!(rows = uncommitted, "part committed");
                 uncommitted = 0;
@@ -497,7 +494,8 @@ pub async fn scan(opts: &ScanOptions, stop: StopSignal) -> Result<ScanSummary, S
     let started = Instant::now();
     let shard_name = opts.shard.name();
     let scan_dir = uptake_store::scan_dir(&opts.out, &opts.scan_id);
-    let committed = uptake_store::committed_domains_of(&opts.out, &opts.scan_id, Some(&shard_name))?;
+    let committed =
+        uptake_store::committed_domains_of(&opts.out, &opts.scan_id, Some(&shard_name))?;
     if !committed.is_empty() && !opts.resume {
         return Err(ScanError::ScanExists {
             dir: scan_dir,
@@ -567,7 +565,11 @@ pub async fn scan(opts: &ScanOptions, stop: StopSignal) -> Result<ScanSummary, S
     let (rows_tx, rows_rx) = mpsc::channel::<ScanRow>(concurrency * 2);
     let halt = StopSignal::new();
     let writer_thread = {
-        let (live, runtime, halt) = (live.clone(), tokio::runtime::Handle::current(), halt.clone());
+        let (live, runtime, halt) = (
+            live.clone(),
+            tokio::runtime::Handle::current(),
+            halt.clone(),
+        );
         let (part_rows, interval) = (opts.part_rows.max(1), opts.commit_interval);
         std::thread::Builder::new()
             .name("uptake-writer".into())
@@ -585,7 +587,13 @@ pub async fn scan(opts: &ScanOptions, stop: StopSignal) -> Result<ScanSummary, S
     };
 
     let limit = Arc::new(Semaphore::new(concurrency));
-    let progress = Progress::new(opts, live.clone(), total.clone(), limit.clone(), concurrency);
+    let progress = Progress::new(
+        opts,
+        live.clone(),
+        total.clone(),
+        limit.clone(),
+        concurrency,
+    );
     let reach = Arc::new(resolve::ReachabilityCache::default());
     let scan_id: Arc<str> = Arc::from(opts.scan_id.as_str());
     let policy = Arc::new(opts.policy.clone());
@@ -635,8 +643,11 @@ pub async fn scan(opts: &ScanOptions, stop: StopSignal) -> Result<ScanSummary, S
             // The budget is enforced inside the probe (each lookup); this is the backstop.
             let row = match budget {
                 Some(b) => {
-                    match tokio::time::timeout(b + Duration::from_secs(2), probe::probe(&ctx, &target))
-                        .await
+                    match tokio::time::timeout(
+                        b + Duration::from_secs(2),
+                        probe::probe(&ctx, &target),
+                    )
+                    .await
                     {
                         Ok(row) => row,
                         Err(_) => probe::budget_row(&ctx, &target, b),

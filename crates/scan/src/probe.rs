@@ -110,13 +110,7 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
         "",
     );
     fill_context(&mut row, target);
-    let mut dns = DomainDns::new(
-        ctx.client,
-        ctx.reach,
-        &ctx.policy.guard,
-        ctx.budget,
-        domain,
-    );
+    let mut dns = DomainDns::new(ctx.client, ctx.reach, &ctx.policy.guard, ctx.budget, domain);
 
     // 1. The SOA query at the domain decides DNSSEC, the zone and whether the rest can run.
     let mut first = dns.raw(domain, RecordType::SOA, false).await;
@@ -151,12 +145,15 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
                     let reason = finding.reason.clone().unwrap_or_else(|| "SERVFAIL".into());
                     set_all_errors(&mut row, &reason);
                     row.dns_queries = dns.queries();
-            row.dns_retries = dns.retries();
+                    row.dns_retries = dns.retries();
                     return row;
                 }
             }
         }
-        Ok(r) => (r.clone(), eval(|| checks::dnssec::status(&Ok(answer(r)), None))),
+        Ok(r) => (
+            r.clone(),
+            eval(|| checks::dnssec::status(&Ok(answer(r)), None)),
+        ),
     };
     row.dns_rcode = Some(
         first
@@ -167,13 +164,13 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
     if response.rcode == ResponseCode::NXDomain {
         set_all_errors(&mut row, "the domain does not exist (NXDOMAIN)");
         row.dns_queries = dns.queries();
-            row.dns_retries = dns.retries();
+        row.dns_retries = dns.retries();
         return row;
     }
     if response.rcode != ResponseCode::NoError {
         set_all_errors(&mut row, &format!("{} from the resolver", response.rcode));
         row.dns_queries = dns.queries();
-            row.dns_retries = dns.retries();
+        row.dns_retries = dns.retries();
         return row;
     }
     let zone = zone_apex(&response).unwrap_or_else(|| domain.to_string());
@@ -233,7 +230,7 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
     (row.mta_sts_record, row.mta_sts_txt) = (m.finding, m.record);
     (row.web_apex_aaaa, row.web_www_exists, row.web_www_aaaa) = web;
     row.dns_queries = dns.queries();
-            row.dns_retries = dns.retries();
+    row.dns_retries = dns.retries();
     row
 }
 
@@ -261,7 +258,10 @@ async fn dnssec_details(
 ) -> (Finding, DnssecEvidence) {
     let mut ev = DnssecEvidence::default();
     if status != Status::Secure && status != Status::Bogus {
-        return (eval(|| checks::dnssec::algorithm(status, &Lookup::NoData)), ev);
+        return (
+            eval(|| checks::dnssec::algorithm(status, &Lookup::NoData)),
+            ev,
+        );
     }
     let (keys, ds, nsec3) = futures::join!(
         dns.lookup(zone, RecordType::DNSKEY, |d| opaque(d, RecordType::DNSKEY)),

@@ -208,22 +208,22 @@ impl<'a> DomainDns<'a> {
             cells.entry(address).or_default().clone()
         };
         let answered = cell.get_or_init(|| async {
-                let Ok(name) = Name::from_str(&format!("{}.", zone.trim_end_matches('.'))) else {
-                    return false;
-                };
-                let q = Query {
-                    name,
-                    rtype: RecordType::SOA,
-                    checking_disabled: true,
-                };
-                self.queries.fetch_add(1, Ordering::Relaxed);
-                let r = self
-                    .client
-                    .query_server(SocketAddr::new(address, 53), &q)
-                    .await;
-                self.count(&r);
-                r.is_ok()
-            });
+            let Ok(name) = Name::from_str(&format!("{}.", zone.trim_end_matches('.'))) else {
+                return false;
+            };
+            let q = Query {
+                name,
+                rtype: RecordType::SOA,
+                checking_disabled: true,
+            };
+            self.queries.fetch_add(1, Ordering::Relaxed);
+            let r = self
+                .client
+                .query_server(SocketAddr::new(address, 53), &q)
+                .await;
+            self.count(&r);
+            r.is_ok()
+        });
         self.within(answered).await.map(|b| *b)
     }
 }

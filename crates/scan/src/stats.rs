@@ -117,7 +117,11 @@ impl LiveStats {
         for (i, n) in self.durations.iter().enumerate() {
             seen += n;
             if seen >= want.max(1) {
-                return BUCKETS_MS.get(i).copied().unwrap_or(self.max_duration_ms).min(self.max_duration_ms);
+                return BUCKETS_MS
+                    .get(i)
+                    .copied()
+                    .unwrap_or(self.max_duration_ms)
+                    .min(self.max_duration_ms);
             }
         }
         self.max_duration_ms
@@ -297,7 +301,12 @@ fn cpu_of(stat: &str) -> Duration {
     // The command name (field 2) may hold spaces; fields after it follow the last ')'.
     let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // After ')': state is index 0, so utime (field 14) is index 11 and stime index 12.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
@@ -318,16 +327,28 @@ mod tests {
 
     #[test]
     fn error_kinds_and_quantiles() {
-        assert_eq!(error_kind("timeout after 3 attempts to 1.2.3.4:53"), "timeout");
+        assert_eq!(
+            error_kind("timeout after 3 attempts to 1.2.3.4:53"),
+            "timeout"
+        );
         assert_eq!(error_kind("SERVFAIL from the resolver"), "servfail");
         assert_eq!(
             error_kind("domain time budget of 5s exceeded (--domain-timeout)"),
             "budget"
         );
-        assert_eq!(error_kind("name server a: 127.0.0.1 is a special-purpose address"), "address_refused");
+        assert_eq!(
+            error_kind("name server a: 127.0.0.1 is a special-purpose address"),
+            "address_refused"
+        );
         let mut l = LiveStats::default();
         for ms in [5, 5, 5, 5, 5, 5, 5, 5, 400, 70_000] {
-            let mut row = ScanRow::failed("a.nl".into(), "a.nl".into(), "s".into(), 0, "timeout after 3 attempts");
+            let mut row = ScanRow::failed(
+                "a.nl".into(),
+                "a.nl".into(),
+                "s".into(),
+                0,
+                "timeout after 3 attempts",
+            );
             row.duration_ms = ms;
             row.dns_retries = 2;
             l.record(&row);
@@ -348,7 +369,11 @@ mod tests {
         let t0 = std::time::Instant::now();
         let mut x = 0u64;
         while thread_cpu() < Duration::from_millis(30) {
-            assert!(t0.elapsed() < Duration::from_secs(20), "thread CPU stays {:?}", thread_cpu());
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "thread CPU stays {:?}",
+                thread_cpu()
+            );
             for _ in 0..100_000 {
                 x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
             }

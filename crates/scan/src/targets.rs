@@ -363,7 +363,12 @@ impl TargetStream {
         bytes: Vec<u8>,
         columns: &Columns,
     ) -> Result<TargetStream, TargetError> {
-        Self::from_reader(name.to_string(), Box::new(Cursor::new(bytes)), false, columns)
+        Self::from_reader(
+            name.to_string(),
+            Box::new(Cursor::new(bytes)),
+            false,
+            columns,
+        )
     }
 
     fn from_reader(
@@ -403,9 +408,9 @@ impl TargetStream {
             (Format::Json, extra, records)
         } else if csv_by_name
             || first_line.contains(',')
-            || first_line
-                .split(',')
-                .any(|c| DOMAIN_NAMES.contains(&c.trim().trim_matches('"').to_ascii_lowercase().as_str()))
+            || first_line.split(',').any(|c| {
+                DOMAIN_NAMES.contains(&c.trim().trim_matches('"').to_ascii_lowercase().as_str())
+            })
             || columns.domain.is_some()
         {
             let (extra, records) = csv_records(&name, reader, columns)?;
@@ -555,7 +560,10 @@ struct ColumnMap {
 
 impl ColumnMap {
     fn new(name: &str, headers: &[String], columns: &Columns) -> Result<ColumnMap, TargetError> {
-        let norm: Vec<String> = headers.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+        let norm: Vec<String> = headers
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
         let found = || headers.join(", ");
         let pick = |given: &Option<String>,
                     option: &'static str,
@@ -584,9 +592,15 @@ impl ColumnMap {
         })?;
         let country = pick(&columns.country, "country-column", COUNTRY_NAMES)?;
         let sector = pick(&columns.sector, "sector-column", SECTOR_NAMES)?;
-        let organisation = pick(&columns.organisation, "organisation-column", ORGANISATION_NAMES)?;
+        let organisation = pick(
+            &columns.organisation,
+            "organisation-column",
+            ORGANISATION_NAMES,
+        )?;
         let used = [Some(domain), country, sector, organisation];
-        let extra = (0..headers.len()).filter(|i| !used.contains(&Some(*i))).collect();
+        let extra = (0..headers.len())
+            .filter(|i| !used.contains(&Some(*i)))
+            .collect();
         Ok(ColumnMap {
             domain,
             country,
@@ -802,7 +816,12 @@ impl<R: BufRead> JsonElements<R> {
                         self.index, c as char
                     ))
                 }
-                None => return Err(format!("the array ends after element {} without ']'", self.index)),
+                None => {
+                    return Err(format!(
+                        "the array ends after element {} without ']'",
+                        self.index
+                    ))
+                }
             }
         }
         self.index += 1;
@@ -923,15 +942,15 @@ impl Iterator for ParquetRecords {
                     self.row += 1;
                     self.at += 1;
                     let bad = std::cell::RefCell::new(None);
-                    let record = self.map.record(self.at, |i| {
-                        match parquet_field(batch.column(i), row) {
-                            Ok(f) => f,
-                            Err(e) => {
-                                bad.borrow_mut().get_or_insert(e);
-                                None
-                            }
-                        }
-                    });
+                    let record =
+                        self.map
+                            .record(self.at, |i| match parquet_field(batch.column(i), row) {
+                                Ok(f) => f,
+                                Err(e) => {
+                                    bad.borrow_mut().get_or_insert(e);
+                                    None
+                                }
+                            });
                     if let Some(reason) = bad.into_inner() {
                         return Some(Err(fatal(format!("{}: {reason}", self.name))));
                     }
@@ -1082,8 +1101,8 @@ mod tests {
           {"name": "Uni C", "domains": ["bad..edu"], "alpha_two_code": "GR", "country": "Greece"},
           "not an object",
           {"name": null, "domains": ["c.edu.gr"], "alpha_two_code": "GR"} ] "#;
-        let s = TargetStream::from_bytes("t", text.as_bytes().to_vec(), &Columns::default())
-            .unwrap();
+        let s =
+            TargetStream::from_bytes("t", text.as_bytes().to_vec(), &Columns::default()).unwrap();
         assert_eq!(s.format, Format::Json);
         let list = collect(s).unwrap();
         let names: Vec<&str> = list.targets.iter().map(|t| t.domain.as_str()).collect();
@@ -1096,8 +1115,12 @@ mod tests {
         assert_eq!(list.extra_columns, vec!["input_country", "web_pages"]);
         assert_eq!(list.targets[0].extra[0].as_deref(), Some("Brazil"));
         // A broken array after good elements is an error, after the good ones were yielded.
-        let s = TargetStream::from_bytes("t", br#"[{"domain": "a.nl"} {"#.to_vec(), &Columns::default())
-            .unwrap();
+        let s = TargetStream::from_bytes(
+            "t",
+            br#"[{"domain": "a.nl"} {"#.to_vec(),
+            &Columns::default(),
+        )
+        .unwrap();
         let items: Vec<_> = s.collect();
         assert!(matches!(items[0], Ok(Item::Target(_))));
         assert!(items[1].is_err());

@@ -19,7 +19,15 @@ fn data(name: &str) -> PathBuf {
     path
 }
 
-fn count(path: &Path, columns: &Columns) -> (TargetStream, usize, usize, Vec<uptake_scan::targets::Target>) {
+fn count(
+    path: &Path,
+    columns: &Columns,
+) -> (
+    TargetStream,
+    usize,
+    usize,
+    Vec<uptake_scan::targets::Target>,
+) {
     let stream = TargetStream::open(path, columns).unwrap();
     let again = TargetStream::open(path, columns).unwrap();
     let (mut targets, mut rejects, mut first) = (0, 0, vec![]);
@@ -51,7 +59,9 @@ fn us_dotgov_csv_loads() {
     assert!(targets > 10_000, "{targets} targets");
     assert!(rejects * 100 < targets, "{rejects} rejects of {targets}");
     assert!(first[0].domain.ends_with(".gov"));
-    assert!(first.iter().all(|t| t.sector.is_some() && t.organisation.is_some()));
+    assert!(first
+        .iter()
+        .all(|t| t.sector.is_some() && t.organisation.is_some()));
     assert!(stream.extra_columns.contains(&"city".to_string()));
 }
 

@@ -1,0 +1,378 @@
+//! The scan engine at scale (issue 5): shards, crash + resume, opt-outs, the special-address
+//! guard, the DNS rate cap, a full disk, an unwritable output and a vanishing input, each
+//! against the private internet.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use uptake_model::Check;
+
+use crate::harness::{csv_rows, python, run, testbed, uptake};
+
+const BIN: &str = env!("CARGO_BIN_EXE_uptake");
+
+/// Runs `sh -c script` inside the private internet of `tb`.
+fn in_testbed(tb: &Path, script: &str) -> std::process::Output {
+    run(uptake()
+        .args(["testbed", "run"])
+        .arg(tb)
+        .args(["--", "sh", "-c", script]))
+}
+
+/// One row per domain of a scan (every committed part), as domain -> column -> value, the
+/// status and reason columns and `dns_retries`, read by DuckDB. Panics if a domain has two
+/// rows.
+fn scan_rows(dataset: &Path, scan: &str) -> BTreeMap<String, HashMap<String, String>> {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("rows.csv");
+    let mut cols = vec!["domain".to_string(), "dns_retries".to_string()];
+    for c in Check::ALL {
+        let s = c.status_column();
+        cols.push(format!("coalesce(CAST({s} AS VARCHAR), '') AS {s}"));
+        let r = format!("{}_reason", c.id());
+        cols.push(format!("coalesce({r}, '') AS {r}"));
+    }
+    let py = format!(
+        "import duckdb\nduckdb.connect().execute(\"\"\"COPY (SELECT {} FROM read_parquet('{}/scan={scan}/part-*.parquet') ORDER BY domain) TO '{}' (HEADER)\"\"\")",
+        cols.join(", "),
+        dataset.display(),
+        csv.display()
+    );
+    let out = run(python().args(["-c", &py]));
+    assert!(out.status.success(), "duckdb could not read scan {scan}");
+    let mut rows = BTreeMap::new();
+    for r in csv_rows(&csv) {
+        let d = r["domain"].clone();
+        assert!(
+            rows.insert(d.clone(), r).is_none(),
+            "{d} has two rows in scan {scan}"
+        );
+    }
+    rows
+}
+
+/// The domains of targets.csv.
+fn target_domains(tb: &Path) -> BTreeMap<String, HashMap<String, String>> {
+    csv_rows(&tb.join("targets.csv"))
+        .into_iter()
+        .map(|r| (r["domain"].clone(), r))
+        .collect()
+}
+
+/// Asserts two scans have the same domains and, for every domain measured without error in
+/// both, the same statuses; errors (timeouts on a loaded machine) may differ on at most 2 %
+/// of the domains.
+fn assert_same_findings(
+    a: &BTreeMap<String, HashMap<String, String>>,
+    b: &BTreeMap<String, HashMap<String, String>>,
+    what: &str,
+) {
+    let ka: Vec<&String> = a.keys().collect();
+    let kb: Vec<&String> = b.keys().collect();
+    assert_eq!(ka.len(), kb.len(), "{what}: row counts differ");
+    assert!(ka == kb, "{what}: the domains differ");
+    let mut with_error = 0;
+    let mut mismatches = vec![];
+    for (d, ra) in a {
+        let rb = &b[d];
+        let cols: Vec<String> = Check::ALL.iter().map(|c| c.status_column()).collect();
+        if cols.iter().any(|c| ra[c] == "error" || rb[c] == "error") {
+            with_error += 1;
+            continue;
+        }
+        for c in &cols {
+            if ra[c] != rb[c] {
+                mismatches.push(format!("{d} {c}: {} vs {}", ra[c], rb[c]));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{what}: {} findings differ, e.g. {:?}",
+        mismatches.len(),
+        &mismatches[..mismatches.len().min(10)]
+    );
+    assert!(
+        with_error * 50 <= a.len(),
+        "{what}: {with_error} of {} domains have errors",
+        a.len()
+    );
+}
+
+#[test]
+fn four_concurrent_shards_give_the_rows_of_one_scan() {
+    let tb = testbed();
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let t = tb.join("targets.csv");
+    let script = format!(
+        "set -e; {BIN} scan --quiet --targets {t} --out {d} --scan-id whole --concurrency 200
+         pids=''
+         for k in 0 1 2 3; do {BIN} scan --quiet --targets {t} --out {d} --scan-id sharded --shard $k/4 --concurrency 50 2> {w}/shard-$k.log & pids=\"$pids $!\"; done
+         fail=0; for p in $pids; do wait $p || fail=1; done; exit $fail",
+        t = t.display(),
+        d = data.display(),
+        w = work.path().display()
+    );
+    let out = in_testbed(tb, &script);
+    assert!(out.status.success(), "scans failed");
+    let whole = scan_rows(&data, "whole");
+    let sharded = scan_rows(&data, "sharded");
+    assert_eq!(whole.len(), target_domains(tb).len());
+    assert_same_findings(&whole, &sharded, "4 shards vs one scan");
+    // Each shard wrote its own parts, and no shard is empty.
+    let names: HashSet<String> = std::fs::read_dir(data.join("scan=sharded"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for k in 0..4 {
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with(&format!("part-{k}of4-"))),
+            "shard {k} wrote no part: {names:?}"
+        );
+    }
+}
+
+fn random_millis(lo: u64, hi: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    lo + nanos % (hi - lo)
+}
+
+#[test]
+fn sigkill_then_resume_gives_every_target_once_with_the_same_findings() {
+    let tb = testbed();
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let t = tb.join("targets.csv");
+    // At 2,000 queries/s the 27,000 queries of the crashed scan take about 14 s.
+    let kill_after = random_millis(1_000, 9_000) as f64 / 1000.0;
+    eprintln!("killing the scan after {kill_after:.2}s");
+    let common = format!(
+        "--quiet --targets {} --out {} --concurrency 40 --commit-interval 0.2 --part-rows 150",
+        t.display(),
+        data.display()
+    );
+    let script = format!(
+        "{BIN} scan {common} --scan-id whole || exit 1
+         {BIN} scan {common} --scan-id crash --dns-rate 2000 & pid=$!
+         sleep {kill_after}; kill -9 $pid; wait $pid; echo killed=$? >&2
+         {BIN} scan {common} --scan-id crash && exit 9
+         {BIN} scan {common} --scan-id crash --resume"
+    );
+    let out = in_testbed(tb, &script);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "resume failed: {stderr}");
+    assert!(
+        stderr.contains("killed=137"),
+        "the scan was not killed: {stderr}"
+    );
+    assert!(
+        stderr.contains("pass --resume"),
+        "a second run without --resume was not refused: {stderr}"
+    );
+    let whole = scan_rows(&data, "whole");
+    let resumed = scan_rows(&data, "crash");
+    assert_eq!(whole.len(), target_domains(tb).len());
+    assert_same_findings(&whole, &resumed, "killed + resumed vs uninterrupted");
+}
+
+/// A small testbed of this module's own whose resolver logs every query it receives.
+fn logging_testbed() -> &'static Path {
+    static TB: OnceLock<PathBuf> = OnceLock::new();
+    TB.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("testbed-engine-300");
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = run(uptake()
+            .args([
+                "testbed",
+                "generate",
+                "--domains",
+                "300",
+                "--seed",
+                "11",
+                "--out",
+            ])
+            .arg(&dir));
+        assert!(out.status.success(), "testbed generate failed");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("testbed.json")).unwrap()).unwrap();
+        let resolver = manifest["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["kind"] == "unbound")
+            .expect("an unbound server");
+        let conf = dir.join(resolver["config"].as_str().unwrap());
+        let text = std::fs::read_to_string(&conf).unwrap();
+        assert!(text.contains("server:\n"));
+        std::fs::write(
+            &conf,
+            text.replacen("server:\n", "server:\n    log-queries: yes\n", 1),
+        )
+        .unwrap();
+        dir
+    })
+}
+
+/// Shell that copies the resolver's log (in the runner's state directory, found from the
+/// running unbound's command line) to `dest`.
+fn copy_resolver_log(dest: &Path) -> String {
+    format!(
+        "for p in /proc/[0-9]*; do if [ \"$(readlink $p/exe)\" = /usr/sbin/unbound ]; then conf=$(tr '\\0' '\\n' < $p/cmdline | tail -n 1); fi; done
+         cp \"${{conf%.conf}}.log\" {}",
+        dest.display()
+    )
+}
+
+#[test]
+fn opted_out_domains_and_prefixes_are_never_contacted() {
+    let tb = logging_testbed();
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let targets = target_domains(tb);
+    let names: Vec<&String> = targets.keys().collect();
+    let opted: Vec<&String> = names.iter().step_by(37).copied().collect();
+    assert!(opted.len() >= 5);
+    let mut list = String::from("# owners who asked not to be scanned\n");
+    for d in &opted {
+        list.push_str(&format!("{}\n", d.to_uppercase()));
+    }
+    // Every name server address over IPv6 of the testbed's providers.
+    list.push_str("2001:db8::/32\n");
+    let opt_out = work.path().join("opt-out.txt");
+    std::fs::write(&opt_out, list).unwrap();
+    let log = work.path().join("resolver.log");
+    let script = format!(
+        "{BIN} scan --quiet --targets {} --out {} --scan-id o --opt-out {} || exit 1\n{}",
+        tb.join("targets.csv").display(),
+        data.display(),
+        opt_out.display(),
+        copy_resolver_log(&log)
+    );
+    let out = in_testbed(tb, &script);
+    assert!(out.status.success(), "scan failed");
+    let rows = scan_rows(&data, "o");
+    assert_eq!(rows.len(), targets.len() - opted.len());
+    let listed: HashSet<String> = csv_rows(&data.join("scan=o/opted-out.csv"))
+        .into_iter()
+        .map(|r| {
+            assert!(!r["rule"].is_empty());
+            r["domain"].clone()
+        })
+        .collect();
+    let want: HashSet<String> = opted.iter().map(|d| d.to_string()).collect();
+    assert_eq!(listed, want, "opted-out.csv");
+    // The resolver never heard of them (queries are logged as `info: <client> <name>. <type> IN`).
+    let log = std::fs::read_to_string(&log).expect("resolver log");
+    let logged = log.lines().filter(|l| l.contains(" IN")).count();
+    assert!(logged > 1000, "the resolver logged only {logged} queries");
+    for d in &opted {
+        let needle = format!("{d}.");
+        let hit = log.lines().find(|l| {
+            l.split_whitespace()
+                .any(|w| w == needle || w.ends_with(&format!(".{needle}")))
+        });
+        assert!(
+            hit.is_none(),
+            "query for opted-out {d} reached the resolver: {hit:?}"
+        );
+    }
+    // No name server in an opted-out prefix was asked: ns_ipv6 could not be measured there.
+    let refused = rows
+        .values()
+        .filter(|r| r["ns_ipv6_reason"].contains("opted out"))
+        .count();
+    assert!(
+        refused > 0,
+        "no ns_ipv6 measurement met the opted-out prefix"
+    );
+    assert!(rows
+        .values()
+        .all(|r| r["ns_ipv6_status"] != "reachable" && r["ns_ipv6_status"] != "partial"));
+}
+
+#[test]
+fn special_addresses_are_refused_unless_allowed() {
+    let tb = logging_testbed();
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let t = tb.join("targets.csv");
+    // The runner exports the testbed's ranges in UPTAKE_ALLOW_ADDRESSES; without them the
+    // name servers (on documentation addresses) must not be asked over IPv6.
+    let script = format!(
+        "set -e
+         env -u UPTAKE_ALLOW_ADDRESSES {BIN} scan --quiet --targets {t} --out {d} --scan-id refused
+         {BIN} scan --quiet --targets {t} --out {d} --scan-id allowed",
+        t = t.display(),
+        d = data.display()
+    );
+    let out = in_testbed(tb, &script);
+    assert!(out.status.success(), "scan failed");
+    let refused = scan_rows(&data, "refused");
+    let allowed = scan_rows(&data, "allowed");
+    let special = |rows: &BTreeMap<String, HashMap<String, String>>| {
+        rows.values()
+            .filter(|r| r["ns_ipv6_reason"].contains("special-purpose address"))
+            .count()
+    };
+    assert!(
+        special(&refused) > 50,
+        "only {} refusals",
+        special(&refused)
+    );
+    assert_eq!(special(&allowed), 0);
+    // Refused addresses were never contacted: nothing was measured as answering.
+    assert!(refused
+        .values()
+        .all(|r| r["ns_ipv6_status"] == "none" || r["ns_ipv6_status"] == "error"));
+    assert!(allowed.values().any(|r| r["ns_ipv6_status"] == "reachable"));
+}
+
+#[test]
+fn dns_rate_cap_holds_at_the_resolver() {
+    let tb = logging_testbed();
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let log = work.path().join("resolver.log");
+    let cap = 250u32;
+    let script = format!(
+        "{BIN} scan --quiet --targets {} --out {} --scan-id r --dns-rate {cap} --stats {}/stats.json || exit 1\n{}",
+        tb.join("targets.csv").display(),
+        data.display(),
+        work.path().display(),
+        copy_resolver_log(&log)
+    );
+    let out = in_testbed(tb, &script);
+    assert!(out.status.success(), "scan failed");
+    // Queries per second of the resolver's clock (log-time-ascii: `Mon DD HH:MM:SS`).
+    let log = std::fs::read_to_string(&log).unwrap();
+    let mut per_second: BTreeMap<String, u32> = BTreeMap::new();
+    for l in log
+        .lines()
+        .filter(|l| l.contains(" info: ") && l.ends_with(" IN"))
+    {
+        let stamp: String = l.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+        *per_second.entry(stamp).or_default() += 1;
+    }
+    let counts: Vec<u32> = per_second.values().copied().collect();
+    assert!(counts.len() >= 8, "scan too short to judge: {counts:?}");
+    // Whole seconds only: drop the first and last.
+    let inner = &counts[1..counts.len() - 1];
+    let max = *inner.iter().max().unwrap();
+    let mean = inner.iter().sum::<u32>() as f64 / inner.len() as f64;
+    eprintln!("queries per second at the resolver: {inner:?}");
+    assert!(
+        f64::from(max) <= f64::from(cap) * 1.1,
+        "a second saw {max} queries, cap {cap}"
+    );
+    assert!(
+        mean >= f64::from(cap) * 0.9,
+        "mean {mean:.0}/s is well under the cap {cap}: the cap, not the scan, should set the pace"
+    );
+}
