@@ -29,7 +29,7 @@ enum Command {
     /// domain to DATASET/scan=<id>/.
     ///
     /// Example: uptake scan --targets targets.csv --out data --resolver 192.0.2.53
-    Scan(scan_cmd::ScanArgs),
+    Scan(Box<scan_cmd::ScanArgs>),
     /// Measure one domain and print the findings with their evidence.
     ///
     /// Example: uptake check example.nl --json
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Testbed(cmd) => testbed_cmd::run(cmd),
-        Command::Scan(args) => scan_cmd::scan(args),
+        Command::Scan(args) => scan_cmd::scan(*args),
         Command::Check(args) => scan_cmd::check(args),
         Command::Report(args) => report_cmd::run(args),
         Command::Schema { markdown } => Ok(scan_cmd::schema(markdown)),

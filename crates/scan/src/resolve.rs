@@ -224,7 +224,7 @@ impl<'a> DomainDns<'a> {
             self.count(&r);
             r.is_ok()
         });
-        self.within(answered).await.map(|b| *b)
+        self.within(answered).await.copied()
     }
 }
 

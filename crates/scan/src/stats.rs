@@ -265,7 +265,7 @@ impl ScanSummary {
             },
             "connections": 0,
             "duration_ms": {
-                "mean": if self.domains == 0 { 0 } else { self.live.total_duration_ms / self.domains },
+                "mean": self.live.total_duration_ms.checked_div(self.domains).unwrap_or(0),
                 "p50_at_most": self.live.duration_quantile_ms(0.5),
                 "p90_at_most": self.live.duration_quantile_ms(0.9),
                 "p99_at_most": self.live.duration_quantile_ms(0.99),
