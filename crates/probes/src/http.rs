@@ -121,10 +121,7 @@ fn classify(e: &hyper::Error) -> ProbeError {
         if let Some(src) = std::error::Error::source(e) {
             msg = format!("{msg}: {src}");
         }
-        ProbeError::Io {
-            step: "HTTP",
-            msg,
-        }
+        ProbeError::Io { step: "HTTP", msg }
     }
 }
 
@@ -145,7 +142,9 @@ impl Url {
     /// Parses an absolute `http:` / `https:` URL.
     pub fn parse(s: &str) -> Result<Url, String> {
         let s = s.trim();
-        let (scheme, rest) = s.split_once("://").ok_or_else(|| format!("not absolute: {s}"))?;
+        let (scheme, rest) = s
+            .split_once("://")
+            .ok_or_else(|| format!("not absolute: {s}"))?;
         let https = match scheme.to_ascii_lowercase().as_str() {
             "https" => true,
             "http" => false,
@@ -245,11 +244,11 @@ mod tests {
             }
         );
         assert_eq!(u.join("x").unwrap().path, "/a/x");
-        assert_eq!(u.join("/y").unwrap().text(), "https://www.example.nl:8443/y");
         assert_eq!(
-            u.join("//other.nl/z").unwrap().text(),
-            "https://other.nl/z"
+            u.join("/y").unwrap().text(),
+            "https://www.example.nl:8443/y"
         );
+        assert_eq!(u.join("//other.nl/z").unwrap().text(), "https://other.nl/z");
         assert_eq!(
             Url::parse("http://[2001:db8::1]/").unwrap().host,
             "2001:db8::1"

@@ -51,7 +51,9 @@ pub fn client_hello(version: u16, suites: &[u16], sni: &str) -> Vec<u8> {
     }
     let groups: [u16; 7] = [0x001D, 0x0017, 0x0018, 0x0019, 0x0100, 0x0101, 0x0102];
     let mut b = ((groups.len() * 2) as u16).to_be_bytes().to_vec();
-    groups.iter().for_each(|g| b.extend_from_slice(&g.to_be_bytes()));
+    groups
+        .iter()
+        .for_each(|g| b.extend_from_slice(&g.to_be_bytes()));
     push_ext(0x000A, &b);
     push_ext(0x000B, &[1, 0]);
     let sigs: [u16; 14] = [
@@ -59,7 +61,8 @@ pub fn client_hello(version: u16, suites: &[u16], sni: &str) -> Vec<u8> {
         0x0301, 0x0203, 0x0201,
     ];
     let mut b = ((sigs.len() * 2) as u16).to_be_bytes().to_vec();
-    sigs.iter().for_each(|s| b.extend_from_slice(&s.to_be_bytes()));
+    sigs.iter()
+        .for_each(|s| b.extend_from_slice(&s.to_be_bytes()));
     push_ext(0x000D, &b);
     push_ext(0x0017, &[]); // extended_master_secret
     let mut hello = Vec::new();
@@ -72,7 +75,8 @@ pub fn client_hello(version: u16, suites: &[u16], sni: &str) -> Vec<u8> {
     let mut s: Vec<u16> = suites.to_vec();
     s.push(0x00FF);
     hello.extend_from_slice(&((s.len() * 2) as u16).to_be_bytes());
-    s.iter().for_each(|c| hello.extend_from_slice(&c.to_be_bytes()));
+    s.iter()
+        .for_each(|c| hello.extend_from_slice(&c.to_be_bytes()));
     hello.extend_from_slice(&[1, 0]); // null compression
     hello.extend_from_slice(&(ext.len() as u16).to_be_bytes());
     hello.extend_from_slice(&ext);
@@ -147,8 +151,8 @@ pub fn parse_flight(buf: &[u8], closed: bool) -> Result<Option<HelloOutcome>, Pr
     let mut chain = Vec::new();
     let mut p = 0;
     while handshake.len() >= p + 4 {
-        let mlen = u32::from_be_bytes([0, handshake[p + 1], handshake[p + 2], handshake[p + 3]])
-            as usize;
+        let mlen =
+            u32::from_be_bytes([0, handshake[p + 1], handshake[p + 2], handshake[p + 3]]) as usize;
         if handshake.len() < p + 4 + mlen {
             break;
         }
@@ -245,7 +249,9 @@ pub async fn raw_hello(
                 return Ok(outcome);
             }
             if buf.len() > MAX_FLIGHT {
-                return Err(ProbeError::TlsProtocol("first flight larger than 128 KiB".into()));
+                return Err(ProbeError::TlsProtocol(
+                    "first flight larger than 128 KiB".into(),
+                ));
             }
         }
     })

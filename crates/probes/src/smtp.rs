@@ -48,7 +48,9 @@ pub async fn read_reply<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> Result<Re
             return Err(ProbeError::Smtp("connection closed".into()));
         }
         if line.len() > MAX_LINE || !line.ends_with(b"\n") {
-            return Err(ProbeError::Smtp(format!("reply line longer than {MAX_LINE} bytes")));
+            return Err(ProbeError::Smtp(format!(
+                "reply line longer than {MAX_LINE} bytes"
+            )));
         }
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\r', '\n']);
@@ -61,7 +63,11 @@ pub async fn read_reply<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> Result<Re
         lines.push(text.get(4..).unwrap_or("").to_string());
         match sep {
             Some(b'-') if lines.len() < MAX_LINES => continue,
-            Some(b'-') => return Err(ProbeError::Smtp(format!("more than {MAX_LINES} reply lines"))),
+            Some(b'-') => {
+                return Err(ProbeError::Smtp(format!(
+                    "more than {MAX_LINES} reply lines"
+                )))
+            }
             _ => return Ok(Reply { code, lines }),
         }
     }

@@ -12,7 +12,7 @@ use uptake_model::Finding;
 use crate::http::{self, Url};
 use crate::legacy::{raw_hello, HelloOutcome};
 use crate::smtp::{self, StarttlsOutcome};
-use crate::{Prober, ProbeError, Resolve, Stats};
+use crate::{ProbeError, Prober, Resolve, Stats};
 
 /// The negotiated parameters of a handshake (the chain is evaluated, not kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,10 +122,7 @@ impl Prober {
                 {
                     Ok(p) => p,
                     Err(_) => {
-                        let why = format!(
-                            "web host probe exceeded {:.0}s",
-                            deadline.as_secs_f64()
-                        );
+                        let why = format!("web host probe exceeded {:.0}s", deadline.as_secs_f64());
                         WebHostProbe {
                             address,
                             rustls: Handshake::Error(why.clone()),
@@ -284,7 +281,9 @@ impl Prober {
                     0x0302 => {
                         v.push(TlsVersion::Tls11);
                         match self.raw(sa, 0x0301, &all, host).await {
-                            Ok(HelloOutcome::Accepted { version: 0x0301, .. }) => {
+                            Ok(HelloOutcome::Accepted {
+                                version: 0x0301, ..
+                            }) => {
                                 v.insert(0, TlsVersion::Tls10);
                                 Ok(v)
                             }
@@ -366,8 +365,7 @@ impl Prober {
         let tcp = self.connect(sa).await?;
         Stats::inc(&self.stats.tls_handshakes);
         let (stream, _) =
-            crate::tls::handshake(self.tls.http1.clone(), tcp, host, self.cfg.step_timeout)
-                .await?;
+            crate::tls::handshake(self.tls.http1.clone(), tcp, host, self.cfg.step_timeout).await?;
         Stats::inc(&self.stats.http_requests);
         http::get(
             stream,
@@ -545,7 +543,10 @@ impl Prober {
             certificate: None,
             negotiated: None,
         };
-        let tcp = match self.connect(SocketAddr::new(address, self.cfg.ports.smtp)).await {
+        let tcp = match self
+            .connect(SocketAddr::new(address, self.cfg.ports.smtp))
+            .await
+        {
             Ok(t) => t,
             Err(ProbeError::Refused) => return fail(Smtp::Error("port 25 refused".into())),
             Err(e) => return fail(Smtp::Error(e.to_string())),

@@ -54,7 +54,10 @@ fn site(path: &str) -> String {
         "/" => response(
             "200 OK",
             &[
-                ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+                (
+                    "strict-transport-security",
+                    "max-age=31536000; includeSubDomains",
+                ),
                 ("x-frame-options", "DENY"),
                 ("x-content-type-options", "nosniff"),
             ],
@@ -158,9 +161,17 @@ async fn tls10_only_server_is_seen_by_the_legacy_probe() {
     let (chain, _) = pki.leaf(&["old.test"]);
     let https = tls10_server(chain).await;
     let closed = closed_port().await;
-    let prober = Prober::new(config(https, closed, closed), pki.trust(), Arc::new(DirectDialer));
+    let prober = Prober::new(
+        config(https, closed, closed),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
     let p = prober.web_host(LOCAL, "old.test", &Loopback).await;
-    assert!(matches!(&p.rustls, Handshake::Failed(why) if why.contains("ProtocolVersion")), "{:?}", p.rustls);
+    assert!(
+        matches!(&p.rustls, Handshake::Failed(why) if why.contains("ProtocolVersion")),
+        "{:?}",
+        p.rustls
+    );
     assert_eq!(p.legacy, Some(Handshake::Completed));
     assert_eq!(p.legacy_versions, Ok(vec![TlsVersion::Tls10]));
     assert_eq!(p.negotiated.as_ref().unwrap().version, TlsVersion::Tls10);
@@ -184,11 +195,13 @@ async fn starttls_session_sends_no_mail_and_is_shared() {
     let commands = Arc::new(Mutex::new(Vec::new()));
     let smtp = smtp_server(Some(cfg_tls), commands.clone()).await;
     let closed = closed_port().await;
-    let prober = Prober::new(config(closed, closed, smtp), pki.trust(), Arc::new(DirectDialer));
-    let results = futures::future::join_all(
-        (0..20).map(|_| prober.mx_host("mx.test", &[LOCAL])),
-    )
-    .await;
+    let prober = Prober::new(
+        config(closed, closed, smtp),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
+    let results =
+        futures::future::join_all((0..20).map(|_| prober.mx_host("mx.test", &[LOCAL]))).await;
     let p = &results[0];
     match &p.smtp {
         Smtp::Tls { version, chain } => {
@@ -199,7 +212,11 @@ async fn starttls_session_sends_no_mail_and_is_shared() {
     }
     assert_eq!(p.certificate.as_ref().unwrap().status, Status::Valid);
     assert!(results.iter().all(|r| Arc::ptr_eq(r, p)));
-    assert_eq!(prober.stats().smtp_sessions, 1, "one session for 20 domains");
+    assert_eq!(
+        prober.stats().smtp_sessions,
+        1,
+        "one session for 20 domains"
+    );
     let seen = commands.lock().unwrap().clone();
     assert_eq!(seen, vec!["EHLO scanner.test", "STARTTLS", "QUIT"]);
 }
@@ -210,14 +227,22 @@ async fn smtp_without_starttls_and_refused() {
     let smtp = smtp_server(None, commands.clone()).await;
     let closed = closed_port().await;
     let pki = Pki::new();
-    let prober = Prober::new(config(closed, closed, smtp), pki.trust(), Arc::new(DirectDialer));
+    let prober = Prober::new(
+        config(closed, closed, smtp),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
     let p = prober.mx_host("plain.test", &[LOCAL]).await;
     assert_eq!(p.smtp, Smtp::NoStarttls("STARTTLS not offered".into()));
     assert_eq!(
         commands.lock().unwrap().clone(),
         vec!["EHLO scanner.test", "QUIT"]
     );
-    let prober = Prober::new(config(closed, closed, closed), pki.trust(), Arc::new(DirectDialer));
+    let prober = Prober::new(
+        config(closed, closed, closed),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
     let p = prober.mx_host("closed.test", &[LOCAL]).await;
     assert_eq!(p.smtp, Smtp::Error("port 25 refused".into()));
     let p = prober.mx_host("noaddr.test", &[]).await;
@@ -244,7 +269,11 @@ async fn mta_sts_policy_fetch() {
     )
     .await;
     let closed = closed_port().await;
-    let prober = Prober::new(config(https, closed, closed), pki.trust(), Arc::new(DirectDialer));
+    let prober = Prober::new(
+        config(https, closed, closed),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
     match prober.mta_sts_policy("mta-sts.mail.test", &[LOCAL]).await {
         PolicyResult::Fetched {
             certificate,
@@ -260,7 +289,11 @@ async fn mta_sts_policy_fetch() {
         prober.mta_sts_policy("mta-sts.none.test", &[]).await,
         PolicyResult::Failed(_)
     ));
-    let prober = Prober::new(config(closed, closed, closed), pki.trust(), Arc::new(DirectDialer));
+    let prober = Prober::new(
+        config(closed, closed, closed),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
     assert_eq!(
         prober.mta_sts_policy("mta-sts.mail.test", &[LOCAL]).await,
         PolicyResult::Failed("connection refused".into())
@@ -290,12 +323,23 @@ async fn silent_host_is_an_error_in_time() {
         prober.mx_host("silent.test", &[LOCAL])
     );
     assert_bounded(started, &cfg);
-    assert!(matches!(&web.rustls, Handshake::Error(w) if w.contains("timed out")), "{:?}", web.rustls);
+    assert!(
+        matches!(&web.rustls, Handshake::Error(w) if w.contains("timed out")),
+        "{:?}",
+        web.rustls
+    );
     assert!(matches!(&web.port80, Port80::Error(w) if w.contains("timed out")));
-    assert!(web.legacy_versions.as_ref().is_err_and(|w| w.contains("timed out")));
+    assert!(web
+        .legacy_versions
+        .as_ref()
+        .is_err_and(|w| w.contains("timed out")));
     let https = uptake_checks::web::https(&web.rustls, web.legacy.as_ref());
     assert_eq!(https.status, Status::Error);
-    assert!(matches!(&mx.smtp, Smtp::Error(w) if w.contains("SMTP banner timed out")), "{:?}", mx.smtp);
+    assert!(
+        matches!(&mx.smtp, Smtp::Error(w) if w.contains("SMTP banner timed out")),
+        "{:?}",
+        mx.smtp
+    );
 }
 
 #[tokio::test]
@@ -312,9 +356,21 @@ async fn one_byte_per_second_is_an_error_in_time() {
         prober.mx_host("slow.test", &[LOCAL])
     );
     assert_bounded(started, &cfg);
-    assert!(matches!(&web.port80, Port80::Error(w) if w.contains("timed out")), "{:?}", web.port80);
-    assert!(matches!(&web.rustls, Handshake::Error(w) if w.contains("timed out")), "{:?}", web.rustls);
-    assert!(matches!(&mx.smtp, Smtp::Error(w) if w.contains("timed out")), "{:?}", mx.smtp);
+    assert!(
+        matches!(&web.port80, Port80::Error(w) if w.contains("timed out")),
+        "{:?}",
+        web.port80
+    );
+    assert!(
+        matches!(&web.rustls, Handshake::Error(w) if w.contains("timed out")),
+        "{:?}",
+        web.rustls
+    );
+    assert!(
+        matches!(&mx.smtp, Smtp::Error(w) if w.contains("timed out")),
+        "{:?}",
+        mx.smtp
+    );
 }
 
 #[tokio::test]
@@ -378,7 +434,11 @@ async fn gigabyte_body_is_cut_at_the_cap() {
     )
     .await;
     let closed = closed_port().await;
-    let prober = Prober::new(config(https, closed, closed), pki.trust(), Arc::new(DirectDialer));
+    let prober = Prober::new(
+        config(https, closed, closed),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
     assert_eq!(
         prober.mta_sts_policy("mta-sts.big.test", &[LOCAL]).await,
         PolicyResult::Failed("policy larger than 64 KiB".into())
@@ -395,8 +455,15 @@ async fn tls_garbage_is_an_error() {
     let started = Instant::now();
     let p = prober.web_host(LOCAL, "junk.test", &Loopback).await;
     assert_bounded(started, &cfg);
-    assert!(matches!(&p.rustls, Handshake::Error(w) if w.contains("TLS protocol error")), "{:?}", p.rustls);
-    assert!(p.legacy_versions.as_ref().is_err_and(|w| w.contains("not a TLS record")));
+    assert!(
+        matches!(&p.rustls, Handshake::Error(w) if w.contains("TLS protocol error")),
+        "{:?}",
+        p.rustls
+    );
+    assert!(p
+        .legacy_versions
+        .as_ref()
+        .is_err_and(|w| w.contains("not a TLS record")));
     let https = uptake_checks::web::https(&p.rustls, p.legacy.as_ref());
     assert_eq!(https.status, Status::Error);
     assert!(https.reason.is_some());

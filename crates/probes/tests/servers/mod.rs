@@ -26,7 +26,8 @@ impl Pki {
         let key = KeyPair::generate().unwrap();
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.distinguished_name.push(DnType::CommonName, "probe test CA");
+        p.distinguished_name
+            .push(DnType::CommonName, "probe test CA");
         let root_der = p.self_signed(&key).unwrap().der().to_vec();
         Pki {
             root_der,
@@ -41,9 +42,8 @@ impl Pki {
     /// A leaf for `names`: (chain DER, key DER).
     pub fn leaf(&self, names: &[&str]) -> (Vec<Vec<u8>>, Vec<u8>) {
         let key = KeyPair::generate().unwrap();
-        let mut p =
-            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .unwrap();
+        let mut p = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
         p.distinguished_name.push(DnType::CommonName, names[0]);
         let cert = p.signed_by(&key, &self.root).unwrap();
         (vec![cert.der().to_vec()], key.serialize_der())
@@ -113,7 +113,9 @@ pub async fn https_server(config: Arc<rustls::ServerConfig>, handler: Handler) -
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = l.accept().await else { return };
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
             let (acceptor, handler) = (acceptor.clone(), handler.clone());
             tokio::spawn(async move {
                 if let Ok(tls) = acceptor.accept(tcp).await {
@@ -130,7 +132,9 @@ pub async fn http_server(handler: Handler) -> SocketAddr {
     let (l, a) = listen().await;
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = l.accept().await else { return };
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
             let handler = handler.clone();
             tokio::spawn(serve_http(tcp, handler));
         }
@@ -155,7 +159,9 @@ pub async fn smtp_server(
     let (l, a) = listen().await;
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = l.accept().await else { return };
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
             let (tls, commands) = (tls.clone(), commands.clone());
             tokio::spawn(async move {
                 let mut s = BufReader::new(tcp);
@@ -179,8 +185,7 @@ pub async fn smtp_server(
                         }
                         "STARTTLS" => {
                             let _ = s.get_mut().write_all(b"220 go ahead\r\n").await;
-                            let acceptor =
-                                tokio_rustls::TlsAcceptor::from(tls.clone().unwrap());
+                            let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone().unwrap());
                             let Ok(t) = acceptor.accept(s.into_inner()).await else {
                                 return;
                             };
@@ -213,7 +218,9 @@ pub async fn silent_server() -> SocketAddr {
     tokio::spawn(async move {
         let mut held = Vec::new();
         loop {
-            let Ok((tcp, _)) = l.accept().await else { return };
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
             held.push(tcp);
         }
     });
@@ -225,7 +232,9 @@ pub async fn trickle_server(data: &'static [u8]) -> SocketAddr {
     let (l, a) = listen().await;
     tokio::spawn(async move {
         loop {
-            let Ok((mut tcp, _)) = l.accept().await else { return };
+            let Ok((mut tcp, _)) = l.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 for b in data {
                     if tcp.write_all(&[*b]).await.is_err() {
@@ -244,7 +253,9 @@ pub async fn garbage_server() -> SocketAddr {
     let (l, a) = listen().await;
     tokio::spawn(async move {
         loop {
-            let Ok((mut tcp, _)) = l.accept().await else { return };
+            let Ok((mut tcp, _)) = l.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut x: u32 = 0x1234_5678;
                 let junk: Vec<u8> = (0..4096)
@@ -269,7 +280,9 @@ pub async fn gigabyte_server(sent: Arc<std::sync::atomic::AtomicU64>) -> SocketA
     let (l, a) = listen().await;
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = l.accept().await else { return };
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
             let sent = sent.clone();
             tokio::spawn(async move {
                 let mut s = BufReader::new(tcp);
@@ -299,7 +312,9 @@ pub async fn tls10_server(chain: Vec<Vec<u8>>) -> SocketAddr {
     let (l, a) = listen().await;
     tokio::spawn(async move {
         loop {
-            let Ok((mut tcp, _)) = l.accept().await else { return };
+            let Ok((mut tcp, _)) = l.accept().await else {
+                return;
+            };
             let chain = chain.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 16384];
