@@ -982,7 +982,12 @@ pub fn web_mail_truth(profiles: &[Profile], i: usize) -> Vec<Status> {
     let mta_sts = match p.mta_sts {
         Txt::Absent => Status::Absent,
         Txt::Invalid(_) => Status::Invalid,
-        Txt::Present => webmail::policy_status(w.policy),
+        // "mx patterns match every MX" holds vacuously without MX hosts: a policy naming
+        // another host is then still in force.
+        Txt::Present => match (w.policy, p.mx) {
+            (webmail::Policy::Mismatch, Mx::None | Mx::Null) => Status::Enforce,
+            (policy, _) => webmail::policy_status(policy),
+        },
     };
     let web_ipv6 = match (p.apex_aaaa, server.v6_listens) {
         (false, _) => Status::None,
