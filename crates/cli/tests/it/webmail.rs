@@ -52,7 +52,12 @@ fn web_and_mail_hosts_serve_their_truth() {
         let statuses: BTreeSet<&String> = seen.keys().filter(|k| k.0 == c).map(|k| &k.1).collect();
         assert!(statuses.len() >= 2, "{c}: truth.csv has only {statuses:?}");
     }
-    for (c, min) in [("certificate", 6), ("tls_version", 4), ("tls_cipher", 5), ("hsts", 4)] {
+    for (c, min) in [
+        ("certificate", 6),
+        ("tls_version", 4),
+        ("tls_cipher", 5),
+        ("hsts", 4),
+    ] {
         let n = seen.keys().filter(|k| k.0 == c).count();
         assert!(n >= min, "{c}: only {n} statuses in truth.csv: {seen:?}");
     }

@@ -18,7 +18,8 @@ use super::pki::Pki;
 use super::profile::{effective_redirect, policy_mx, Profile, Txt};
 use super::webmail::{
     header_fields, policy_body, provider_mx_key, security_txt_body, CertKind, MailServer, Policy,
-    Redirect, WebServer, MAIL_PROVIDER_TLS, MTA_STS_SERVER, WEB_PROVIDERS,
+    Redirect, WebHosting, WebServer, MAIL_PROVIDER_TLS, MTA_STS_SERVER, PARKED_KEY, WEB_PROVIDERS,
+    WEB_SITES,
 };
 use super::world::MAIL_PROVIDERS;
 use super::{write_file, GenerateError};
@@ -45,11 +46,27 @@ fn quoted(s: &str) -> String {
     q
 }
 
+fn listen_default(c: &mut String, server: &WebServer, port: u16, ssl: bool) {
+    let ssl = if ssl { " ssl" } else { "" };
+    let _ = writeln!(
+        c,
+        "        listen {}:{port}{ssl} default_server;",
+        server.v4
+    );
+    if server.v6_listens {
+        let _ = writeln!(
+            c,
+            "        listen [{}]:{port}{ssl} default_server;",
+            server.v6
+        );
+    }
+}
+
 fn listen(c: &mut String, server: &WebServer, port: u16, ssl: bool) {
     let ssl = if ssl { " ssl" } else { "" };
-    let _ = writeln!(c, "    listen {}:{port}{ssl};", server.v4);
+    let _ = writeln!(c, "        listen {}:{port}{ssl};", server.v4);
     if server.v6_listens {
-        let _ = writeln!(c, "    listen [{}]:{port}{ssl};", server.v6);
+        let _ = writeln!(c, "        listen [{}]:{port}{ssl};", server.v6);
     }
 }
 
@@ -100,20 +117,38 @@ pub fn write(out: &Path, profiles: &[Profile], pki: &Pki) -> Result<Hosting, Gen
     dir("certs/mail")?;
     let policy_host = |p: &Profile| p.mta_sts == Txt::Present && p.web.policy != Policy::NoHost;
     // Leaf certificates, in parallel (RSA signatures are not free).
-    profiles.par_iter().try_for_each(|p| {
-        let names = vec![p.domain.clone(), format!("www.{}", p.domain)];
-        let pem = pki.leaf(&names, p.web.cert, p.web.key)?;
-        write_file(&out.join(format!("certs/web/{}.pem", p.domain)), &pem)?;
-        if policy_host(p) {
-            let pem = pki.leaf(
-                &[format!("mta-sts.{}", p.domain)],
-                CertKind::Valid,
-                super::webmail::KeyType::Ecdsa,
-            )?;
-            write_file(&out.join(format!("certs/mta-sts/{}.pem", p.domain)), &pem)?;
-        }
-        Ok::<(), GenerateError>(())
-    })?;
+    profiles[..profiles.len().min(WEB_SITES)]
+        .par_iter()
+        .try_for_each(|p| {
+            let names = vec![p.domain.clone(), format!("www.{}", p.domain)];
+            let pem = pki.leaf(&names, p.web.cert, p.web.key)?;
+            write_file(&out.join(format!("certs/web/{}.pem", p.domain)), &pem)?;
+            if policy_host(p) {
+                let pem = pki.leaf(
+                    &[format!("mta-sts.{}", p.domain)],
+                    CertKind::Valid,
+                    super::webmail::KeyType::Ecdsa,
+                )?;
+                write_file(&out.join(format!("certs/mta-sts/{}.pem", p.domain)), &pem)?;
+            }
+            Ok::<(), GenerateError>(())
+        })?;
+    let parked_on: std::collections::BTreeSet<usize> = profiles
+        .iter()
+        .skip(WEB_SITES)
+        .filter_map(|p| match p.web.hosting {
+            WebHosting::Shared(k) => Some(k),
+            WebHosting::Own(_) => None,
+        })
+        .collect();
+    for &k in &parked_on {
+        let pem = pki.leaf(
+            &[format!("www.webprov{k}.example")],
+            CertKind::Valid,
+            PARKED_KEY,
+        )?;
+        write_file(&out.join(format!("certs/web/_default-{k}.pem")), &pem)?;
+    }
     let mail = mail_servers(profiles);
     mail.par_iter().try_for_each(|s| {
         let pem = pki.leaf(std::slice::from_ref(&s.host), CertKind::Valid, s.key)?;
@@ -140,9 +175,33 @@ pub fn write(out: &Path, profiles: &[Profile], pki: &Pki) -> Result<Hosting, Gen
     let mut web_addresses: BTreeMap<IpAddr, ()> = BTreeMap::new();
     let mut tcp: Vec<SocketAddr> = Vec::new();
     let mut used: BTreeMap<String, WebServer> = BTreeMap::new();
-    for p in profiles {
+    for &k in &parked_on {
+        // The default site of provider k: what its parked domains (past WEB_SITES) get.
+        let s = &WEB_PROVIDERS[k];
+        c.push_str("    server {\n");
+        listen_default(&mut c, s, 443, true);
+        let _ = writeln!(
+            c,
+            "        ssl_certificate {DIR_PLACEHOLDER}/certs/web/_default-{k}.pem;"
+        );
+        let _ = writeln!(
+            c,
+            "        ssl_certificate_key {DIR_PLACEHOLDER}/{};",
+            pki.key_file(PARKED_KEY).display()
+        );
+        let _ = writeln!(c, "        ssl_protocols {};", s.versions.nginx());
+        let _ = writeln!(c, "        ssl_ciphers {};", quoted(&s.nginx_ciphers()));
+        c.push_str("        location = / {\n            return 200 \"parked\\n\";\n        }\n        location / {\n            return 404;\n        }\n    }\n");
+        c.push_str("    server {\n");
+        listen_default(&mut c, s, 80, false);
+        c.push_str("        return 200 \"parked\\n\";\n    }\n");
+    }
+    for (i, p) in profiles.iter().enumerate() {
         let s = &p.web_server;
         used.insert(s.v4.to_string(), *s);
+        if i >= WEB_SITES {
+            continue;
+        }
         let d = &p.domain;
         if s.port443 {
             c.push_str("    server {\n");
@@ -247,7 +306,6 @@ pub fn write(out: &Path, profiles: &[Profile], pki: &Pki) -> Result<Hosting, Gen
             nginx_addresses.push(IpAddr::V6(s.v6));
         }
     }
-    let _ = WEB_PROVIDERS;
 
     // Postfix: one smtpd listener per mail server address.
     let mut main = String::new();

@@ -172,6 +172,9 @@ fn resolve_hosting(seed: u64, profiles: &mut [Profile]) {
     let mut own_mail = 0usize;
     for i in 0..profiles.len() {
         let p = &mut profiles[i];
+        if i >= webmail::WEB_SITES {
+            p.web = webmail::parked(i % WEB_PROVIDERS.len(), p.web.tlsa);
+        }
         match p.web.hosting {
             WebHosting::Shared(k) => p.web_server = WEB_PROVIDERS[k],
             WebHosting::Own(_) => {
@@ -673,4 +676,57 @@ fn write_lists(out: &Path, profiles: &[Profile], rates: &Rates) -> Result<(), Ge
         .map_err(|e| GenerateError::io(out, std::io::Error::other(e)))?;
     let _ = writeln!(text);
     write_file(&out.join("rates.json"), &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uptake_model::Check;
+
+    /// Domains past `WEB_SITES` are parked at a provider's default site; the truth says what
+    /// that site does, whatever the domain's drawn web profile was.
+    #[test]
+    fn domains_past_the_site_limit_are_parked() {
+        let opts = GenerateOptions {
+            domains: webmail::WEB_SITES as u64 + 50,
+            seed: 5,
+            out: PathBuf::from("/nonexistent"),
+            delegated: Some(100),
+            rates: Rates::default(),
+        };
+        let profiles = draw_profiles(&opts);
+        let col = |c: Check| {
+            profile::WEB_MAIL_CHECKS
+                .iter()
+                .position(|x| *x == c)
+                .unwrap()
+        };
+        let mut own = 0;
+        for i in 0..profiles.len() {
+            let t = profile::web_mail_truth(&profiles, i);
+            if i >= webmail::WEB_SITES {
+                assert!(matches!(
+                    profiles[i].web.hosting,
+                    webmail::WebHosting::Shared(_)
+                ));
+                assert_eq!(
+                    t[col(Check::Certificate)],
+                    uptake_model::Status::NameMismatch
+                );
+                assert_eq!(t[col(Check::Hsts)], uptake_model::Status::Absent);
+                assert_eq!(
+                    t[col(Check::HttpsRedirect)],
+                    uptake_model::Status::NotEnforced
+                );
+            } else if matches!(profiles[i].web.hosting, webmail::WebHosting::Own(_)) {
+                own += 1;
+            }
+        }
+        assert!(own > 1000, "own-hosted sites: {own}");
+        // Own servers are numbered in target order and never exceed the cap.
+        assert!(profiles.iter().all(|p| match p.web.hosting {
+            webmail::WebHosting::Own(k) => k < webmail::OWN_SERVERS,
+            _ => true,
+        }));
+    }
 }

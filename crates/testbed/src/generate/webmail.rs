@@ -330,6 +330,32 @@ pub const MTA_STS_SERVER: WebServer = WebServer {
 /// company's dedicated servers do (nginx holds a socket per address and port).
 pub const OWN_SERVERS: usize = 2000;
 
+/// At most this many domains get a web site of their own (a server block per port, a
+/// certificate, an MTA-STS policy host): nginx keeps a TLS context per server block. Later
+/// domains are parked at a shared provider, whose default site answers for them (see
+/// [`parked`]).
+pub const WEB_SITES: usize = 10_000;
+
+/// The web profile of a parked domain: provider `k`'s default site, which presents the
+/// provider's own certificate (another name), sends no HSTS or security headers, has no
+/// security.txt, answers plain HTTP on port 80, and hosts no MTA-STS policy.
+pub fn parked(k: usize, tlsa: Tlsa) -> Web {
+    Web {
+        hosting: WebHosting::Shared(k),
+        cert: CertKind::WrongName,
+        key: PARKED_KEY,
+        redirect: Redirect::None,
+        hsts: Hsts::Absent,
+        security_txt: SecurityTxt::Absent,
+        headers: Headers::None,
+        policy: Policy::NoHost,
+        tlsa,
+    }
+}
+
+/// Key of the providers' default-site certificates.
+pub const PARKED_KEY: KeyType = KeyType::Rsa2048;
+
 /// At most this many own mail servers (Postfix runs an `smtpd` service per address); later
 /// domains with an own MX share them.
 pub const OWN_MAIL_SERVERS: usize = 100;
