@@ -6,3 +6,4 @@ mod report;
 mod runner;
 mod scan;
 mod truth;
+mod webmail;
