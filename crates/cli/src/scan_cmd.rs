@@ -38,9 +38,81 @@ pub struct DnsArgs {
     allow_addresses: Vec<String>,
 }
 
+/// Which checks run.
+#[derive(clap::ValueEnum, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckGroup {
+    /// The DNS checks only (always run: the others need their answers).
+    Dns,
+    /// The web checks: web_ipv6, https, https_redirect, tls_version, tls_cipher,
+    /// certificate, hsts, security_txt, security_headers.
+    Web,
+    /// The mail checks: starttls, dane, mta_sts, mx_ipv6.
+    Mail,
+    /// Everything.
+    All,
+}
+
+/// Connection options shared by `scan` and `check`.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// Checks to run, comma-separated: dns, web, mail or all. The DNS checks always run
+    /// [default: all].
+    #[arg(long, value_delimiter = ',')]
+    checks: Vec<CheckGroup>,
+    /// Trust anchors for the certificate checks (PEM file). Default: the system's roots
+    /// (rustls-native-certs: /etc/ssl/certs, or SSL_CERT_FILE / SSL_CERT_DIR).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// Name sent in SMTP EHLO: identify the scanner with a name whose web site says what the
+    /// scan is and how to opt out [default: uptake-scanner.invalid].
+    #[arg(long)]
+    ehlo_name: Option<String>,
+    /// Seconds each connection step may take (TCP connect, TLS handshake, HTTP head, SMTP
+    /// reply) [default: 5].
+    #[arg(long, value_name = "SECONDS")]
+    probe_timeout: Option<f64>,
+    /// Seconds all connections to one web or mail host may take together, waiting for the
+    /// per-address limits included [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    host_deadline: Option<f64>,
+}
+
+impl ConnectArgs {
+    fn options(&self) -> anyhow::Result<Option<uptake_scan::ConnectOptions>> {
+        let all = self.checks.is_empty() || self.checks.contains(&CheckGroup::All);
+        let has = |g| all || self.checks.contains(&g);
+        let checks = uptake_scan::connect::ConnectedChecks {
+            web: has(CheckGroup::Web),
+            mail: has(CheckGroup::Mail),
+        };
+        if !(checks.web || checks.mail) {
+            return Ok(None);
+        }
+        Ok(Some(uptake_scan::ConnectOptions {
+            checks,
+            ca_file: self.ca_file.clone(),
+            probe: uptake_probes::ProbeConfig {
+                step_timeout: seconds("probe-timeout", self.probe_timeout.unwrap_or(5.0))?
+                    .max(Duration::from_millis(50)),
+                host_deadline: seconds("host-deadline", self.host_deadline.unwrap_or(30.0))?
+                    .max(Duration::from_millis(100)),
+                ..Default::default()
+            },
+        }))
+    }
+
+    /// The EHLO name of the scan's identity.
+    fn ehlo_name(&self) -> String {
+        self.ehlo_name
+            .clone()
+            .unwrap_or_else(|| uptake_policy::Identity::default().ehlo_name)
+    }
+}
+
 /// `uptake scan` arguments. Every option can also be set in a TOML file given with
 /// `--config` (keys are the option names without `--`); the command line wins.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug)]
 pub struct ScanArgs {
     /// Target list: CSV with a header (a `domain` or `Domain name` column; country, sector,
     /// organisation and other columns are carried into the output), a JSON array of objects
@@ -105,9 +177,6 @@ pub struct ScanArgs {
     /// HTTP User-Agent of the web probes [default: uptake/VERSION (+contact URL)].
     #[arg(long)]
     user_agent: Option<String>,
-    /// EHLO name of the mail probes [default: uptake-scanner.invalid].
-    #[arg(long)]
-    ehlo_name: Option<String>,
     /// New connections per second to one address (web and mail probes) [default: 5].
     #[arg(long, value_name = "RATE")]
     connection_rate: Option<f64>,
@@ -130,6 +199,8 @@ pub struct ScanArgs {
     quiet: bool,
     #[command(flatten)]
     dns: DnsArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 /// The `--config` file: the options of `uptake scan`, by their long names.
@@ -151,7 +222,6 @@ struct ScanConfig {
     domain_timeout: Option<f64>,
     opt_out: Option<PathBuf>,
     user_agent: Option<String>,
-    ehlo_name: Option<String>,
     connection_rate: Option<f64>,
     connections_per_address: Option<usize>,
     part_rows: Option<usize>,
@@ -162,6 +232,11 @@ struct ScanConfig {
     dns_timeout: Option<f64>,
     dns_attempts: Option<u32>,
     allow_addresses: Option<Vec<String>>,
+    checks: Option<Vec<CheckGroup>>,
+    ca_file: Option<PathBuf>,
+    ehlo_name: Option<String>,
+    probe_timeout: Option<f64>,
+    host_deadline: Option<f64>,
 }
 
 impl ScanArgs {
@@ -197,7 +272,6 @@ impl ScanArgs {
         or(&mut self.domain_timeout, c.domain_timeout);
         or(&mut self.opt_out, rel(c.opt_out));
         or(&mut self.user_agent, c.user_agent);
-        or(&mut self.ehlo_name, c.ehlo_name);
         or(&mut self.connection_rate, c.connection_rate);
         or(&mut self.connections_per_address, c.connections_per_address);
         or(&mut self.part_rows, c.part_rows);
@@ -212,6 +286,13 @@ impl ScanArgs {
         if self.dns.allow_addresses.iter().all(|r| r.trim().is_empty()) {
             self.dns.allow_addresses = c.allow_addresses.unwrap_or_default();
         }
+        if self.connect.checks.is_empty() {
+            self.connect.checks = c.checks.unwrap_or_default();
+        }
+        or(&mut self.connect.ca_file, rel(c.ca_file));
+        or(&mut self.connect.ehlo_name, c.ehlo_name);
+        or(&mut self.connect.probe_timeout, c.probe_timeout);
+        or(&mut self.connect.host_deadline, c.host_deadline);
         Ok(self)
     }
 }
@@ -226,6 +307,8 @@ pub struct CheckArgs {
     json: bool,
     #[command(flatten)]
     dns: DnsArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 fn parse_resolver(s: &str) -> anyhow::Result<SocketAddr> {
@@ -377,6 +460,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         sector: args.sector_column.clone(),
         organisation: args.organisation_column.clone(),
     };
+    opts.connect = args.connect.options()?;
     opts.concurrency = concurrency;
     opts.dns_rate = args.dns_rate;
     opts.dns_in_flight = args.dns_in_flight.unwrap_or(500).clamp(1, 32_768);
@@ -403,9 +487,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if let Some(ua) = &args.user_agent {
         identity.user_agent = ua.clone();
     }
-    if let Some(ehlo) = &args.ehlo_name {
-        identity.ehlo_name = ehlo.clone();
-    }
+    identity.ehlo_name = args.connect.ehlo_name();
     let limits = uptake_policy::LimiterConfig {
         per_address_rate: args.connection_rate.unwrap_or(5.0),
         per_address_concurrency: args.connections_per_address.unwrap_or(4).max(1),
@@ -444,6 +526,18 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         "  DNS: {} sent, {} timeouts, {} retries, {} TCP fallbacks, {} cache hits, {} mismatched responses dropped",
         st.sent, st.timeouts, st.retries, st.tcp_fallbacks, st.cache_hits, st.dropped_mismatched
     );
+    if let Some(p) = &summary.probe_stats {
+        eprintln!(
+            "  probes: {} TLS handshakes ({:.0}/s), {} raw hellos, {} HTTP requests, {} SMTP sessions, {} TCP connects, {} shared results",
+            p.tls_handshakes,
+            p.tls_handshakes as f64 / secs,
+            p.raw_hellos,
+            p.http_requests,
+            p.smtp_sessions,
+            p.connects,
+            p.shared_hits
+        );
+    }
     for (check, counts) in &summary.statuses {
         let line: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
         eprintln!("  {check:<16} {}", line.join(", "));
@@ -475,7 +569,9 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `uptake check`.
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let opts = base_options(&args.dns, "check")?;
+    let mut opts = base_options(&args.dns, "check")?;
+    opts.connect = args.connect.options()?;
+    opts.policy.identity.ehlo_name = args.connect.ehlo_name();
     let row = runtime()?.block_on(uptake_scan::check_domain(&args.domain, &opts))?;
     if args.json {
         println!("{}", row_json(&row));
@@ -519,10 +615,16 @@ fn row_table(row: &ScanRow) -> String {
             continue;
         };
         let prefix = format!("{}_", check.id());
+        let extra = extra_evidence(check);
         let mut evidence: Vec<String> = values
             .iter()
             .filter(|(n, _)| {
-                n.starts_with(&prefix) && !n.ends_with("_status") && !n.ends_with("_reason")
+                (n.starts_with(&prefix) || extra.contains(n))
+                    && !n.ends_with("_status")
+                    && !n.ends_with("_reason")
+                    && *n != "mta_sts_record"
+                    // The per-MX STARTTLS / IPv6 columns belong to starttls and mx_ipv6.
+                    && (check != Check::Mx || n.starts_with("mx_hosts"))
             })
             .filter(|(n, _)| !(check == Check::Dnssec && n.starts_with("dnssec_algorithm_")))
             .filter_map(|(n, v)| {
@@ -536,7 +638,7 @@ fn row_table(row: &ScanRow) -> String {
                     }
                     _ => return None,
                 };
-                Some(format!("{}={text}", &n[prefix.len()..]))
+                Some(format!("{}={text}", n.strip_prefix(&prefix).unwrap_or(n)))
             })
             .collect();
         if let Some(r) = &f.reason {
@@ -561,6 +663,24 @@ fn row_table(row: &ScanRow) -> String {
         .collect();
     out += &format!("{:<16} {:<15} {}\n", "web (DNS)", "", web.join("  "));
     out
+}
+
+/// Evidence columns of a connected check whose names do not start with the check's id.
+fn extra_evidence(check: Check) -> &'static [&'static str] {
+    match check {
+        Check::WebIpv6 => &["web_host", "web_addresses"],
+        Check::Https => &[
+            "web_host",
+            "tls_max_version",
+            "tls_cipher_suite",
+            "tls_group",
+            "tls_alpn",
+        ],
+        Check::HttpsRedirect => &["http_redirect_chain"],
+        Check::TlsVersion => &["tls_max_version", "tls_legacy_versions"],
+        Check::Starttls => &["mx_starttls", "mx_tls_versions", "mx_certificates"],
+        _ => &[],
+    }
 }
 
 /// Runs `uptake schema`.

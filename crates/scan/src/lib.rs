@@ -12,6 +12,8 @@
 //! with a reason; it never stops the scan. A stop request ([`StopSignal`], Ctrl-C in the CLI)
 //! drops the domains in flight and commits what is done.
 
+pub mod connect;
+pub mod dial;
 pub mod probe;
 pub mod resolve;
 pub mod stats;
@@ -121,6 +123,39 @@ pub struct ScanOptions {
     pub commit_interval: Duration,
     /// Show a progress bar (when stderr is a terminal).
     pub progress: bool,
+    /// The connection stage (web and mail checks); `None` runs the DNS checks only.
+    pub connect: Option<ConnectOptions>,
+}
+
+/// How to run the connection stage ([`connect`]).
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Which groups of connected checks run.
+    pub checks: connect::ConnectedChecks,
+    /// Trust anchors (PEM); `None` for the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Probe limits and names (timeouts, caps, EHLO name, User-Agent).
+    pub probe: uptake_probes::ProbeConfig,
+}
+
+impl ConnectOptions {
+    /// The prober of a scan: trust store loaded once, connections through the policy's
+    /// limiter, the policy's User-Agent and EHLO name.
+    fn prober(&self, policy: &uptake_policy::Policy) -> Result<uptake_probes::Prober, ScanError> {
+        let (trust, warnings) =
+            uptake_probes::load_trust(self.ca_file.as_deref()).map_err(ScanError::Trust)?;
+        for w in warnings {
+            eprintln!("warning: trust store: {w}");
+        }
+        let mut cfg = self.probe.clone();
+        cfg.user_agent = policy.identity.user_agent.clone();
+        cfg.ehlo_name = policy.identity.ehlo_name.clone();
+        Ok(uptake_probes::Prober::new(
+            cfg,
+            trust,
+            Arc::new(dial::PolicyDialer::new(policy.connections.clone())),
+        ))
+    }
 }
 
 impl ScanOptions {
@@ -144,6 +179,7 @@ impl ScanOptions {
             part_rows: 100_000,
             commit_interval: Duration::from_secs(30),
             progress: false,
+            connect: None,
         }
     }
 }
@@ -188,6 +224,9 @@ pub enum ScanError {
         /// The scan directory.
         dir: PathBuf,
     },
+    /// The trust store (`--ca-file` or the system roots) cannot be loaded.
+    #[error("trust store: {0}")]
+    Trust(String),
     /// No resolver given or found.
     #[error(
         "no resolver: pass --resolver ADDR, set UPTAKE_RESOLVER, or configure /etc/resolv.conf"
@@ -247,6 +286,11 @@ fn dns_client(opts: &ScanOptions) -> Result<uptake_dns::Client, ScanError> {
 /// Measures one domain (for `uptake check`). The name is normalised first.
 pub async fn check_domain(domain: &str, opts: &ScanOptions) -> Result<ScanRow, ScanError> {
     let client = dns_client(opts)?;
+    let prober = opts
+        .connect
+        .as_ref()
+        .map(|c| c.prober(&opts.policy))
+        .transpose()?;
     let reach = resolve::ReachabilityCache::default();
     let ctx = probe::ProbeContext {
         client: &client,
@@ -266,6 +310,17 @@ pub async fn check_domain(domain: &str, opts: &ScanOptions) -> Result<ScanRow, S
     };
     let started = Instant::now();
     let mut row = probe::probe(&ctx, &target).await;
+    if let (Some(prober), Some(c)) = (&prober, &opts.connect) {
+        connect::run(
+            &client,
+            &reach,
+            &opts.policy.guard,
+            prober,
+            c.checks,
+            &mut row,
+        )
+        .await;
+    }
     row.duration_ms = started.elapsed().as_millis() as i64;
     Ok(row)
 }
@@ -512,6 +567,17 @@ pub async fn scan(opts: &ScanOptions, stop: StopSignal) -> Result<ScanSummary, S
     drop(committed);
     let stream = TargetStream::open(&opts.targets, &opts.columns)?;
     let client = dns_client(opts)?;
+    let prober = opts
+        .connect
+        .as_ref()
+        .map(|c| c.prober(&opts.policy))
+        .transpose()?;
+    let stage = prober.map(|p| {
+        Arc::new((
+            p,
+            opts.connect.as_ref().map(|c| c.checks).unwrap_or_default(),
+        ))
+    });
     let writer = uptake_store::DatasetWriter::create(
         &opts.out,
         &opts.scan_id,
@@ -623,12 +689,13 @@ pub async fn scan(opts: &ScanOptions, stop: StopSignal) -> Result<ScanSummary, S
             }
             Some(Feed::Target(t)) => t,
         };
-        let (client, reach, tx, scan_id, policy) = (
+        let (client, reach, tx, scan_id, policy, stage) = (
             client.clone(),
             reach.clone(),
             rows_tx.clone(),
             scan_id.clone(),
             policy.clone(),
+            stage.clone(),
         );
         let budget = opts.domain_timeout;
         tasks.spawn(async move {
@@ -656,6 +723,10 @@ pub async fn scan(opts: &ScanOptions, stop: StopSignal) -> Result<ScanSummary, S
                 None => probe::probe(&ctx, &target).await,
             };
             let mut row = row;
+            if let Some(stage) = &stage {
+                let (prober, checks) = &**stage;
+                connect::run(&client, &reach, &policy.guard, prober, *checks, &mut row).await;
+            }
             row.duration_ms = t0.elapsed().as_millis() as i64;
             drop(permit);
             let _ = tx.send(row).await;
@@ -720,6 +791,7 @@ pub async fn scan(opts: &ScanOptions, stop: StopSignal) -> Result<ScanSummary, S
         evaluators: Duration::from_nanos(probe::EVALUATOR_NANOS.load(Ordering::Relaxed)),
     };
     tracing::info!(domains = summary.domains, interrupted, "scan finished");
+    summary.probe_stats = stage.map(|s| s.0.stats());
     Ok(summary)
 }
 

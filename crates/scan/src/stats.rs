@@ -179,6 +179,9 @@ pub struct ScanSummary {
     pub dns_queries: u64,
     /// The DNS client's counters (timeouts, retries, TCP fallbacks, cache hits).
     pub dns_stats: uptake_dns::Stats,
+    /// The probes' counters (TLS handshakes, raw hellos, HTTP requests, SMTP sessions), when
+    /// the connection stage ran.
+    pub probe_stats: Option<uptake_probes::StatsSnapshot>,
     /// Per check: status counts.
     pub statuses: BTreeMap<&'static str, BTreeMap<Status, u64>>,
     /// Rows per error kind.
