@@ -84,7 +84,7 @@ pub struct List {
 #[serde(deny_unknown_fields)]
 pub struct ScanSection {
     /// Checks to run: check ids (`dnssec`, `starttls`, ...) or the groups `dns`, `web`,
-    /// `mail`, `all`. Default `all`.
+    /// `mail`, `routing`, `all`. Default `all`.
     #[serde(default)]
     pub checks: Vec<String>,
     /// Validating resolvers (`ip`, `ip:port`). Default: `$UPTAKE_RESOLVER`, else the system's.
@@ -287,7 +287,8 @@ impl Pipeline {
                 }
             }
         }
-        let checks = expand_checks(&file.scan.checks).map_err(|m| invalid("scan.checks", m))?;
+        let checks =
+            Check::expand(&file.scan.checks).map_err(|e| invalid("scan.checks", e.to_string()))?;
         let mut scan = file.scan;
         if let Some(p) = &scan.opt_out {
             let p = base.join(p);
@@ -352,43 +353,6 @@ impl Pipeline {
         check_date(date)?;
         Ok(format!("{}-{date}", self.name))
     }
-}
-
-/// Expands check ids and the groups `dns`, `web`, `mail`, `all` (empty means all).
-pub fn expand_checks(words: &[String]) -> Result<Vec<Check>, String> {
-    if words.is_empty() {
-        return Ok(Check::ALL.to_vec());
-    }
-    let mut out = Vec::new();
-    for w in words {
-        let group: Vec<Check> = match w.as_str() {
-            "all" => Check::ALL.to_vec(),
-            "dns" => Check::DNS.to_vec(),
-            "web" => Check::ALL
-                .into_iter()
-                .filter(|c| c.needs_connections() && !is_mail(*c))
-                .collect(),
-            "mail" => Check::ALL.into_iter().filter(|c| is_mail(*c)).collect(),
-            id => vec![id.parse::<Check>().map_err(|_| {
-                format!("'{id}' is not a check id or one of the groups dns, web, mail, all")
-            })?],
-        };
-        for c in group {
-            if !out.contains(&c) {
-                out.push(c);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// The connection checks that concern mail servers.
-fn is_mail(c: Check) -> bool {
-    matches!(
-        c,
-        Check::Starttls | Check::Dane | Check::MtaSts | Check::MxIpv6
-    )
 }
 
 /// Checks a run date: `YYYY-MM-DD`, a real calendar day.
@@ -563,19 +527,5 @@ by = ["country", "country,sector"]
         ] {
             assert!(check_date(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn check_groups() {
-        assert_eq!(expand_checks(&[]).unwrap(), Check::ALL.to_vec());
-        let web = expand_checks(&["web".into()]).unwrap();
-        assert!(web.contains(&Check::Hsts) && !web.contains(&Check::Starttls));
-        let mail = expand_checks(&["mail".into()]).unwrap();
-        assert_eq!(
-            mail,
-            [Check::Starttls, Check::Dane, Check::MtaSts, Check::MxIpv6]
-        );
-        let all: Vec<Check> = expand_checks(&["dns".into(), "web".into(), "mail".into()]).unwrap();
-        assert_eq!(all, Check::ALL.to_vec());
     }
 }
