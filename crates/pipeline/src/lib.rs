@@ -138,12 +138,10 @@ pub struct AggregateSection {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ReportSection {
-    /// Title of the report.
+    /// Groups with fewer applicable domains are drawn grey with n instead of a rate
+    /// (default: `uptake report`'s, 30).
     #[serde(default)]
-    pub title: Option<String>,
-    /// Metric ids to show (default: all).
-    #[serde(default)]
-    pub metrics: Vec<String>,
+    pub min_n: Option<u64>,
 }
 
 /// A pipeline file as written.

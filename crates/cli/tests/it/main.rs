@@ -2,6 +2,7 @@
 
 mod aggregate;
 mod harness;
+mod pipeline;
 mod report;
 mod runner;
 mod scan;
