@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what uptake's demo and tests need on Debian/Ubuntu, if it is missing:
-# the servers of the private internet (NSD, Unbound, ldns tools, dig, iproute2, unshare)
+# the servers of the private internet (NSD, Unbound, ldns tools, dig, iproute2, unshare,
+# nginx-light, Postfix, OpenSSL, curl, uidmap with subordinate ids for root),
 # Chromium (the report test opens the HTML report headless) and a Python venv (.venv) with
 # the test oracles (pyarrow, duckdb).
 set -euo pipefail
@@ -14,12 +15,19 @@ command -v dig >/dev/null || need+=(bind9-dnsutils)
 command -v ip >/dev/null || need+=(iproute2)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v chromium >/dev/null || need+=(chromium)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
+[ -x /usr/sbin/postfix ] || need+=(postfix)
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+command -v newuidmap >/dev/null || need+=(uidmap)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix asks how to configure itself; the testbed brings its own config.
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
   $SUDO apt-get update -qq || true
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
@@ -30,9 +38,23 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pyarrow, duckdb' 2
   .venv/bin/pip install -q --disable-pip-version-check pyarrow duckdb
 fi
 
+# nginx and Postfix switch to their own users inside the namespace: `unshare --map-auto`
+# maps uids/gids 1..65535 from the invoking user's subordinate ranges.
+me=$(id -un)
+for f in /etc/subuid /etc/subgid; do
+  if ! grep -q "^$me:" "$f" 2>/dev/null; then
+    echo "setup: adding $me:100000:65536 to $f"
+    echo "$me:100000:65536" | $SUDO tee -a "$f" >/dev/null
+  fi
+done
+
 if ! unshare --user --map-root-user --net true 2>/dev/null; then
   echo "setup: unprivileged user namespaces are disabled here; the private internet needs them" >&2
   echo "       (sysctl kernel.unprivileged_userns_clone=1, or run as root)" >&2
+  exit 1
+fi
+if ! unshare --user --map-root-user --map-auto --net true 2>/dev/null; then
+  echo "setup: unshare --map-auto fails; the testbed's nginx and Postfix need it (uidmap, /etc/subuid)" >&2
   exit 1
 fi
 echo "setup: ok"

@@ -288,9 +288,26 @@ fn scan_argv(
     flag("user-agent", text(&scan.user_agent));
     flag("ehlo-name", text(&scan.ehlo_name));
     flag("ca-file", path(&scan.ca_file));
-    if pipeline.checks != Check::ALL {
-        let ids: Vec<&str> = pipeline.checks.iter().map(|c| c.id()).collect();
-        flag("checks", Some(ids.join(",").into()));
+    // The scan runs checks by group (the DNS checks always): a group runs when the pipeline
+    // names any of its checks.
+    let wants = |group: &[Check]| group.iter().any(|c| pipeline.checks.contains(c));
+    let groups: Vec<&str> = [("web", wants(&Check::WEB)), ("mail", wants(&Check::MAIL))]
+        .into_iter()
+        .filter_map(|(name, wanted)| wanted.then_some(name))
+        .collect();
+    if groups.len() < 2 {
+        flag(
+            "checks",
+            Some(
+                ["dns"]
+                    .iter()
+                    .chain(&groups)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    .into(),
+            ),
+        );
     }
     if resume {
         argv.push("--resume".into());

@@ -6,7 +6,7 @@
 //! and [`RUN_PLACEHOLDER`] with the per-run state directory, so several runs of one testbed
 //! can happen at once and the directory can be moved.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ pub const RUN_PLACEHOLDER: &str = "@RUN_DIR@";
 /// File name of the manifest inside a testbed directory.
 pub const MANIFEST_FILE: &str = "testbed.json";
 /// Manifest format version this build reads and writes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Which daemon a server entry runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +28,11 @@ pub enum ServerKind {
     Nsd,
     /// Unbound, the validating resolver: `unbound -d -c CONFIG`.
     Unbound,
+    /// nginx (nginx-light), the web hosts: `nginx -c CONFIG` (the config says `daemon off`).
+    Nginx,
+    /// Postfix, the mail hosts: `postfix -c DIR start-fg` (CONFIG is a directory with
+    /// main.cf and master.cf).
+    Postfix,
 }
 
 impl ServerKind {
@@ -36,7 +41,24 @@ impl ServerKind {
         match self {
             ServerKind::Nsd => "nsd",
             ServerKind::Unbound => "unbound",
+            ServerKind::Nginx => "nginx-light",
+            ServerKind::Postfix => "postfix",
         }
+    }
+
+    /// The program the runner starts.
+    pub const fn program(self) -> &'static str {
+        match self {
+            ServerKind::Nsd => "nsd",
+            ServerKind::Unbound => "unbound",
+            ServerKind::Nginx => "nginx",
+            ServerKind::Postfix => "postfix",
+        }
+    }
+
+    /// Whether it serves DNS (the runner then waits for DNS answers, else for TCP).
+    pub const fn is_dns(self) -> bool {
+        matches!(self, ServerKind::Nsd | ServerKind::Unbound)
     }
 }
 
@@ -49,8 +71,13 @@ pub struct Server {
     pub kind: ServerKind,
     /// Config template, relative to the testbed directory.
     pub config: PathBuf,
-    /// Addresses it listens on (port 53, UDP and TCP); the runner waits until each answers.
+    /// Addresses it listens on (DNS servers: port 53, UDP and TCP; the runner waits until
+    /// each answers).
     pub addresses: Vec<IpAddr>,
+    /// TCP endpoints the runner waits for (accepting a connection) before COMMAND starts:
+    /// nginx's and Postfix's listeners. Empty for DNS servers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tcp: Vec<SocketAddr>,
 }
 
 /// The manifest of a generated testbed.
@@ -70,6 +97,10 @@ pub struct Manifest {
     pub servers: Vec<Server>,
     /// `ip:port` of the validating resolver, exported as `UPTAKE_RESOLVER`.
     pub resolver: String,
+    /// The testbed CA certificate (PEM), relative to the directory; exported as
+    /// `UPTAKE_TESTBED_CA`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
 }
 
 /// Errors reading a manifest.

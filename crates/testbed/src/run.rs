@@ -43,6 +43,9 @@ pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(120);
 pub const RESOLVER_ENV: &str = "UPTAKE_RESOLVER";
 /// Exported to COMMAND: the absolute testbed directory.
 pub const DIR_ENV: &str = "UPTAKE_TESTBED_DIR";
+/// Exported to COMMAND: the testbed CA certificate (PEM) that issued the web and mail hosts'
+/// certificates (`uptake scan --ca-file "$UPTAKE_TESTBED_CA"`).
+pub const CA_ENV: &str = "UPTAKE_TESTBED_CA";
 /// Lines of a server's log shown when it fails to start.
 const LOG_TAIL_LINES: usize = 30;
 /// How long stopped servers get between SIGTERM and SIGKILL.
@@ -72,6 +75,9 @@ pub enum RunError {
     /// The kernel or its settings do not allow an unprivileged user and network namespace.
     #[error("cannot create a user, network and PID namespace with unshare ({0}); check that unprivileged user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1, kernel.apparmor_restrict_unprivileged_userns=0)")]
     NoNamespace(String),
+    /// `unshare --map-auto` failed: the web and mail servers need subordinate ids.
+    #[error("cannot map subordinate user ids into the namespace with unshare --map-auto ({0}); nginx and Postfix switch to their own users: install the Debian package uidmap and give the user ranges in /etc/subuid and /etc/subgid (e.g. root:100000:65536), as scripts/setup.sh does")]
+    NoSubordinateIds(String),
     /// `run_inside` was started outside the namespace `run` makes.
     #[error(
         "`uptake testbed __inside` must run as PID 1 of a new namespace; use `uptake testbed run`"
@@ -165,6 +171,7 @@ pub fn run(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
     let unshare = required_programs(&manifest, true)?
         .unshare
         .unwrap_or_else(|| PathBuf::from("unshare"));
+    let users = needs_users(&manifest);
     check_command(command)?;
     start_timeout()?;
     let exe = std::env::current_exe().map_err(|e| RunError::Spawn {
@@ -173,7 +180,7 @@ pub fn run(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
     })?;
 
     let mut cmd = Command::new(&unshare);
-    cmd.args(namespace_args(&unshare)?)
+    cmd.args(namespace_args(&unshare, users)?)
         .arg("--")
         .arg(&exe)
         .args(["testbed", "__inside"])
@@ -214,28 +221,27 @@ pub fn run_inside(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
     let deadline = Instant::now() + timeout;
     // Start everything in manifest order, then wait for each: the NSDs load their zones in
     // parallel, and Unbound does not need the authoritatives until COMMAND asks it something.
+    sys::raise_nofile_limit();
     for server in &manifest.servers {
-        let daemon = match server.kind {
-            ServerKind::Nsd => programs.nsd.as_deref(),
-            ServerKind::Unbound => programs.unbound.as_deref(),
-        }
-        .unwrap_or(Path::new(server.kind.package()));
-        running.start(&dir, server, daemon)?;
+        running.start(&dir, server, &programs.daemon(server.kind))?;
     }
     for (i, server) in manifest.servers.iter().enumerate() {
         running.wait_ready(i, server, deadline, timeout)?;
     }
 
-    let mut child = Command::new(program)
+    let mut child = Command::new(program);
+    child
         .arg0(&command[0])
         .args(&command[1..])
         .env(RESOLVER_ENV, &manifest.resolver)
-        .env(DIR_ENV, &dir)
-        .spawn()
-        .map_err(|e| RunError::Spawn {
-            program: command[0].to_string_lossy().into_owned(),
-            reason: e.to_string(),
-        })?;
+        .env(DIR_ENV, &dir);
+    if let Some(ca) = &manifest.ca {
+        child.env(CA_ENV, dir.join(ca));
+    }
+    let mut child = child.spawn().map_err(|e| RunError::Spawn {
+        program: command[0].to_string_lossy().into_owned(),
+        reason: e.to_string(),
+    })?;
     let _sigint = sys::SigintIgnored::new();
     let status = wait_retrying(&mut child).map_err(|e| RunError::Spawn {
         program: command[0].to_string_lossy().into_owned(),
@@ -267,8 +273,27 @@ fn wait_retrying(child: &mut Child) -> io::Result<ExitStatus> {
 struct Programs {
     unshare: Option<PathBuf>,
     ip: Option<PathBuf>,
-    nsd: Option<PathBuf>,
-    unbound: Option<PathBuf>,
+    /// The daemons, by kind.
+    daemons: Vec<(ServerKind, PathBuf)>,
+}
+
+impl Programs {
+    fn daemon(&self, kind: ServerKind) -> PathBuf {
+        self.daemons
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| PathBuf::from(kind.program()))
+    }
+}
+
+/// The manifest runs nginx or Postfix: daemons that switch to their own users, which need
+/// more than uid 0 mapped in the user namespace (`unshare --map-auto`).
+fn needs_users(manifest: &Manifest) -> bool {
+    manifest
+        .servers
+        .iter()
+        .any(|s| matches!(s.kind, ServerKind::Nginx | ServerKind::Postfix))
 }
 
 /// Finds `ip`, the daemons the manifest uses and (outside) `unshare`; fails naming the Debian
@@ -287,13 +312,21 @@ fn required_programs(manifest: &Manifest, outside: bool) -> Result<Programs, Run
             found
         };
     let uses = |kind: ServerKind| manifest.servers.iter().any(|s| s.kind == kind);
+    let mut daemons = Vec::new();
+    for kind in [
+        ServerKind::Nsd,
+        ServerKind::Unbound,
+        ServerKind::Nginx,
+        ServerKind::Postfix,
+    ] {
+        if let Some(p) = find(kind.program(), kind.package(), uses(kind)) {
+            daemons.push((kind, p));
+        }
+    }
+    let users = needs_users(manifest) && outside;
+    find("newuidmap", "uidmap", users);
     let programs = Programs {
-        nsd: find("nsd", ServerKind::Nsd.package(), uses(ServerKind::Nsd)),
-        unbound: find(
-            "unbound",
-            ServerKind::Unbound.package(),
-            uses(ServerKind::Unbound),
-        ),
+        daemons,
         ip: find("ip", "iproute2", true),
         unshare: find("unshare", "util-linux", outside),
     };
@@ -355,8 +388,8 @@ fn is_executable(path: &Path) -> bool {
 
 /// The `unshare` options: `--mount-proc` only where the kernel lets this user mount a proc
 /// (so `ps` inside shows the namespace), and a clear error where namespaces are unavailable.
-fn namespace_args(unshare: &Path) -> Result<Vec<&'static str>, RunError> {
-    let base = [
+fn namespace_args(unshare: &Path, users: bool) -> Result<Vec<&'static str>, RunError> {
+    let mut base = vec![
         "--user",
         "--map-root-user",
         "--net",
@@ -364,9 +397,14 @@ fn namespace_args(unshare: &Path) -> Result<Vec<&'static str>, RunError> {
         "--fork",
         "--kill-child",
     ];
+    if users {
+        // uid/gid 1..65535 mapped from /etc/subuid and /etc/subgid (newuidmap), so nginx and
+        // Postfix can switch to nobody / postfix as they do on a real host.
+        base.push("--map-auto");
+    }
     let probe = |extra: &[&str]| {
         Command::new(unshare)
-            .args(base)
+            .args(&base)
             .args(extra)
             .arg("true")
             .stdin(Stdio::null())
@@ -374,7 +412,7 @@ fn namespace_args(unshare: &Path) -> Result<Vec<&'static str>, RunError> {
             .stderr(Stdio::piped())
             .output()
     };
-    let mut args = base.to_vec();
+    let mut args = base.clone();
     match probe(&["--mount-proc"]) {
         Ok(out) if out.status.success() => {
             args.push("--mount-proc");
@@ -386,13 +424,16 @@ fn namespace_args(unshare: &Path) -> Result<Vec<&'static str>, RunError> {
         Ok(out) if out.status.success() => Ok(args),
         Ok(out) => {
             let msg = String::from_utf8_lossy(&out.stderr);
-            Err(RunError::NoNamespace(
-                msg.lines()
-                    .next()
-                    .unwrap_or("unshare failed")
-                    .trim()
-                    .to_string(),
-            ))
+            let first = msg
+                .lines()
+                .next()
+                .unwrap_or("unshare failed")
+                .trim()
+                .to_string();
+            if users {
+                return Err(RunError::NoSubordinateIds(first));
+            }
+            Err(RunError::NoNamespace(first))
         }
         Err(e) => Err(RunError::Spawn {
             program: unshare.display().to_string(),
@@ -555,10 +596,6 @@ impl Running {
     /// Renders the server's config into the state directory and starts the daemon in the
     /// foreground, in its own process group, logging to `STATE/<name>.log`.
     fn start(&mut self, dir: &Path, server: &Server, daemon: &Path) -> Result<(), RunError> {
-        let template_path = dir.join(&server.config);
-        let template =
-            fs::read_to_string(&template_path).map_err(|e| RunError::file(&template_path, e))?;
-        let config = render(&template, dir, &self.state);
         let stem: String = server
             .name
             .chars()
@@ -570,19 +607,76 @@ impl Running {
                 }
             })
             .collect();
-        let conf_path = self.state.join(format!("{stem}.conf"));
-        fs::write(&conf_path, &config).map_err(|e| RunError::file(&conf_path, e))?;
+        let template_path = dir.join(&server.config);
+        let read = |path: &Path| -> Result<String, RunError> {
+            fs::read_to_string(path)
+                .map(|t| render(&t, dir, &self.state))
+                .map_err(|e| RunError::file(path, e))
+        };
+        let write = |path: &Path, text: &str| -> Result<(), RunError> {
+            fs::write(path, text).map_err(|e| RunError::file(path, e))
+        };
         let log = self.state.join(format!("{stem}.log"));
+        let mut cmd = Command::new(daemon);
+        let config = match server.kind {
+            ServerKind::Nsd | ServerKind::Unbound | ServerKind::Nginx => {
+                let config = read(&template_path)?;
+                let conf_path = self.state.join(format!("{stem}.conf"));
+                write(&conf_path, &config)?;
+                if server.kind == ServerKind::Nginx {
+                    // -e: the error log before the config's is read (not /var/log/nginx).
+                    cmd.arg("-e").arg(&log).arg("-c").arg(&conf_path);
+                } else {
+                    cmd.arg("-d").arg("-c").arg(&conf_path);
+                }
+                config
+            }
+            ServerKind::Postfix => {
+                // A config directory, its queue and data directories in the run directory;
+                // the data directory must belong to the postfix user (its master lock).
+                let conf = self.state.join(&stem);
+                for d in [
+                    conf.clone(),
+                    self.state.join("postfix-queue"),
+                    self.state.join("postfix-data"),
+                ] {
+                    fs::create_dir_all(&d).map_err(|e| RunError::file(&d, e))?;
+                }
+                let mut all = String::new();
+                for f in ["main.cf", "master.cf"] {
+                    let text = read(&template_path.join(f))?;
+                    write(&conf.join(f), &text)?;
+                    all.push_str(&text);
+                }
+                let data = self.state.join("postfix-data");
+                let out = Command::new("chown")
+                    .arg("postfix:postfix")
+                    .arg(&data)
+                    .output()
+                    .map_err(|e| RunError::Spawn {
+                        program: "chown".into(),
+                        reason: e.to_string(),
+                    })?;
+                if !out.status.success() {
+                    return Err(RunError::file(
+                        &data,
+                        format!(
+                            "chown postfix: {}",
+                            String::from_utf8_lossy(&out.stderr).trim()
+                        ),
+                    ));
+                }
+                cmd.arg("-c").arg(&conf).arg("start-fg");
+                all
+            }
+        };
         let out = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .map_err(|e| RunError::file(&log, e))?;
         let err = out.try_clone().map_err(|e| RunError::file(&log, e))?;
-        let child = Command::new(daemon)
-            .arg("-d")
-            .arg("-c")
-            .arg(&conf_path)
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -592,6 +686,12 @@ impl Running {
                 program: daemon.display().to_string(),
                 reason: e.to_string(),
             })?;
+        // Postfix logs to its own file (maillog_file); show that one when it fails.
+        let log = if server.kind == ServerKind::Postfix {
+            self.state.join("postfix.log")
+        } else {
+            log
+        };
         self.servers.push(Started { child, log, config });
         Ok(())
     }
@@ -626,6 +726,17 @@ impl Running {
                 },
             }
         };
+        if !server.kind.is_dns() {
+            return match listening_until_all(
+                &mut started.child,
+                &server.tcp,
+                deadline,
+                &mut progress,
+            ) {
+                Ok(()) => Ok(()),
+                Err((outcome, endpoint)) => Err(fail(started, outcome, endpoint.ip())),
+            };
+        }
         for &address in &server.addresses {
             match query_until_answer(&mut started.child, address, ".", deadline, &mut progress) {
                 Outcome::Answer(_) => {}
@@ -725,7 +836,7 @@ impl<'a> Progress<'a> {
         if !self.told && self.since.elapsed() > Duration::from_secs(5) {
             self.told = true;
             eprintln!(
-                "uptake: testbed: waiting for server {} to load its zones...",
+                "uptake: testbed: waiting for server {} to load its zones or open its ports...",
                 self.name
             );
         }
@@ -797,6 +908,72 @@ fn query_until_answer(
             Err(_) => {}
         }
     }
+}
+
+/// Waits until every endpoint has a listening TCP socket (read from `/proc/net/tcp` and
+/// `tcp6` of the namespace, so no connection wakes a server process: Postfix would start an
+/// `smtpd` per listener), the server exits or the deadline passes.
+fn listening_until_all(
+    child: &mut Child,
+    endpoints: &[SocketAddr],
+    deadline: Instant,
+    progress: &mut Progress,
+) -> Result<(), (Outcome, SocketAddr)> {
+    loop {
+        let listening = listening_sockets();
+        let Some(&missing) = endpoints.iter().find(|e| !listening.contains(e)) else {
+            return Ok(());
+        };
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err((Outcome::Exited(status), missing));
+        }
+        if Instant::now() >= deadline {
+            return Err((Outcome::TimedOut, missing));
+        }
+        progress.tick();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The local addresses of TCP sockets in LISTEN state.
+fn listening_sockets() -> std::collections::HashSet<SocketAddr> {
+    let mut out = std::collections::HashSet::new();
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        out.extend(text.lines().skip(1).filter_map(parse_listen_line));
+    }
+    out
+}
+
+/// `sl local_address rem_address st ...` of /proc/net/tcp{,6}: the local address when st is
+/// 0A (LISTEN). Addresses are hex 32-bit words in host (little-endian) order.
+fn parse_listen_line(line: &str) -> Option<SocketAddr> {
+    let mut fields = line.split_whitespace();
+    let local = fields.nth(1)?;
+    let state = fields.nth(1)?;
+    if state != "0A" {
+        return None;
+    }
+    let (addr, port) = local.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let word = |i: usize| -> Option<[u8; 4]> {
+        let w = u32::from_str_radix(addr.get(i * 8..i * 8 + 8)?, 16).ok()?;
+        Some(w.to_le_bytes())
+    };
+    let ip = match addr.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(word(0)?)),
+        32 => {
+            let mut b = [0u8; 16];
+            for i in 0..4 {
+                b[i * 4..i * 4 + 4].copy_from_slice(&word(i)?);
+            }
+            IpAddr::V6(Ipv6Addr::from(b))
+        }
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
 }
 
 /// The mnemonic of a DNS rcode.
@@ -875,6 +1052,23 @@ mod sys {
         unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
     }
 
+    /// Raises the soft limit of open files to the hard limit (nginx and Postfix hold a socket
+    /// per listening address and port; inherited by the servers and COMMAND).
+    #[allow(unsafe_code)]
+    pub(super) fn raise_nofile_limit() {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit write/read the struct we pass, which lives for the call.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    }
+
     /// Sends `sig` to the process group `pgid` (a server started with `process_group(0)`).
     #[allow(unsafe_code)]
     pub(super) fn signal_group(pgid: u32, sig: libc::c_int) {
@@ -938,6 +1132,22 @@ mod tests {
         assert_eq!(response_rcode(&r, 7), Some(2));
         assert_eq!(response_rcode(&r, 8), None);
         assert_eq!(response_rcode(&r[..5], 7), None);
+    }
+
+    #[test]
+    fn proc_net_tcp_lines_parse() {
+        let v4 = "   0: 0A0212C6:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0";
+        assert_eq!(
+            parse_listen_line(v4),
+            Some("198.18.2.10:80".parse().unwrap())
+        );
+        let established = v4.replacen(" 0A ", " 01 ", 1);
+        assert_eq!(parse_listen_line(&established), None);
+        let v6 = "   0: B80D0120000080000000000010000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0";
+        assert_eq!(
+            parse_listen_line(v6),
+            Some("[2001:db8:80::10]:443".parse().unwrap())
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ fn empty_manifest() -> Manifest {
         local_routes: vec![],
         servers: vec![],
         resolver: "192.0.2.53:53".into(),
+        ca: None,
     }
 }
 

@@ -7,3 +7,4 @@ mod report;
 mod runner;
 mod scan;
 mod truth;
+mod webmail;

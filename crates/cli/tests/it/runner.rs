@@ -134,15 +134,18 @@ impl Fixture {
                     kind: ServerKind::Nsd,
                     config: "servers/nsd-root.conf".into(),
                     addresses: root_addrs,
+                    tcp: vec![],
                 },
                 Server {
                     name: "resolver".into(),
                     kind: ServerKind::Unbound,
                     config: "servers/unbound.conf".into(),
                     addresses: resolver,
+                    tcp: vec![],
                 },
             ],
             resolver: "192.0.2.53:53".into(),
+            ca: None,
         };
         manifest.save(&tb).unwrap();
         Fixture { root }

@@ -6,13 +6,18 @@
 //!   byte-for-byte identical for a given seed and options.
 //! - `rates.json`: the adoption rates the profiles were drawn from.
 //! - `zones/`: zone files (`*.zone` as written, `*.signed` as served), `keys/`: DNSSEC keys.
-//! - `servers/`: NSD and Unbound config templates, root hints and the root trust anchor.
+//! - `servers/`: NSD, Unbound, nginx and Postfix config templates, root hints, the root trust
+//!   anchor and the testbed CA (`servers/tls/ca.pem`).
+//! - `certs/`: the web, MTA-STS and mail hosts' certificates; `keys/tls/`: their keys.
 //! - `testbed.json`: the manifest, written last.
 
+pub mod hosting;
 mod keys;
+pub mod pki;
 pub mod profile;
 mod records;
 mod rng;
+pub mod webmail;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -120,7 +125,7 @@ fn prepare_out(out: &Path) -> Result<(), GenerateError> {
         if manifest.exists() {
             fs::remove_file(&manifest).map_err(|e| GenerateError::io(&manifest, e))?;
         }
-        for sub in ["zones", "keys", "servers"] {
+        for sub in ["zones", "keys", "servers", "certs"] {
             let p = out.join(sub);
             if p.exists() {
                 fs::remove_dir_all(&p).map_err(|e| GenerateError::io(&p, e))?;
@@ -152,7 +157,52 @@ pub fn draw_profiles(opts: &GenerateOptions) -> Vec<Profile> {
         }
         profiles.push(p);
     }
+    resolve_hosting(opts.seed, &mut profiles);
     profiles
+}
+
+/// Puts each target on its web server and own mail server (own servers are numbered in
+/// target order; past [`webmail::OWN_SERVERS`] later targets share earlier ones) and decides
+/// which TLSA records are published (none in bogus zones).
+fn resolve_hosting(seed: u64, profiles: &mut [Profile]) {
+    use profile::Mx;
+    use webmail::{WebHosting, OWN_MAIL_SERVERS, OWN_SERVERS, WEB_PROVIDERS};
+    let mut own_web = 0usize;
+    let mut mail_servers: Vec<webmail::MailServer> = Vec::new();
+    let mut own_mail = 0usize;
+    for i in 0..profiles.len() {
+        let p = &mut profiles[i];
+        if i >= webmail::WEB_SITES {
+            p.web = webmail::parked(i % WEB_PROVIDERS.len(), p.web.tlsa);
+        }
+        match p.web.hosting {
+            WebHosting::Shared(k) => p.web_server = WEB_PROVIDERS[k],
+            WebHosting::Own(_) => {
+                let k = own_web % OWN_SERVERS;
+                own_web += 1;
+                p.web.hosting = WebHosting::Own(k);
+                p.web_server = webmail::own_web_server(seed, k);
+            }
+        }
+        if let Mx::Own { .. } = p.mx {
+            let j = own_mail % OWN_MAIL_SERVERS;
+            own_mail += 1;
+            if j == mail_servers.len() {
+                mail_servers.push(webmail::own_mail_server(
+                    seed,
+                    j,
+                    &format!("mail.{}", p.domain),
+                ));
+            }
+            p.mail_server = Some(mail_servers[j].clone());
+        }
+        let bogus = profile::zone_facts(profiles, i).dnssec == uptake_model::Status::Bogus;
+        let p = &mut profiles[i];
+        p.tlsa = match p.mx {
+            Mx::Own { .. } if !bogus => p.web.tlsa,
+            _ => webmail::Tlsa::None,
+        };
+    }
 }
 
 /// Generates a testbed into `opts.out`.
@@ -166,6 +216,10 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
     let out = opts.out.as_path();
     let profiles = draw_profiles(opts);
     write_lists(out, &profiles, &opts.rates)?;
+
+    let pki = pki::Pki::create(out)?;
+    let spki: records::Spki = webmail::KeyType::ALL.map(|k| pki.spki_sha256(k));
+    let hosting = hosting::write(out, &profiles, &pki)?;
 
     let pool = KeyPool::generate(&out.join("keys/pool"))?;
     let mut jobs: Vec<SignJob> = Vec::new();
@@ -225,9 +279,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
         let prov = DNS_PROVIDERS[provider];
         let mut text = String::with_capacity(2048);
         records::zone_head(&mut text, &p.domain, &[prov.ns_name(0), prov.ns_name(1)]);
-        records::target_records(&mut text, p);
+        records::target_records(&mut text, p, &spki);
         for &c in children.get(&i).map(Vec::as_slice).unwrap_or(&[]) {
-            records::target_records(&mut text, &profiles[c]);
+            records::target_records(&mut text, &profiles[c], &spki);
         }
         write_file(&out.join(domain_zone_path(i, &p.domain)), &text)
     })?;
@@ -272,10 +326,21 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
         let mut text = String::new();
         let host = DNS_PROVIDERS[0];
         records::zone_head(&mut text, &zone, &[host.ns_name(0), host.ns_name(1)]);
+        let tlsa = webmail::MAIL_PROVIDER_TLS[m.index as usize].1;
         for n in 0..2 {
             record(&mut text, &m.mx_name(n), "A", m.mx_v4(n));
             if m.mx_aaaa[n] {
                 record(&mut text, &m.mx_name(n), "AAAA", m.mx_v6(n));
+            }
+            if tlsa != webmail::Tlsa::None {
+                let owner = format!("_25._tcp.{}", m.mx_name(n));
+                let data = records::tlsa_data(
+                    &spki,
+                    webmail::provider_mx_key(m.index as usize),
+                    tlsa == webmail::Tlsa::Match,
+                    &owner,
+                );
+                record(&mut text, &owner, "TLSA", data);
             }
         }
         txt(
@@ -408,7 +473,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
                     record(&mut buf, &p.domain, "DS", ds);
                 }
             }
-            Placement::Flat => records::target_records(&mut buf, p),
+            Placement::Flat => records::target_records(&mut buf, p, &spki),
             Placement::Subdomain(_) => continue,
         }
         put(SUFFIXES[p.suffix].name, &buf)?;
@@ -508,6 +573,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
             kind: ServerKind::Nsd,
             config: rel,
             addresses: listen,
+            tcp: vec![],
         })
     };
     manifest_servers.push(nsd("root", ROOT_NS.1.to_vec(), &mut addresses)?);
@@ -543,7 +609,10 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
         kind: ServerKind::Unbound,
         config: PathBuf::from("servers/unbound.conf"),
         addresses: RESOLVER.to_vec(),
+        tcp: vec![],
     });
+    addresses.extend(hosting.addresses.iter().copied());
+    manifest_servers.extend(hosting.servers);
 
     let manifest = Manifest {
         format: FORMAT,
@@ -553,6 +622,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
         local_routes: vec![],
         servers: manifest_servers,
         resolver: format!("{}:53", RESOLVER[0]),
+        ca: Some(PathBuf::from(pki::CA_FILE)),
     };
     manifest.save(out).map_err(|e| GenerateError::io(out, e))?;
     Ok(Summary {
@@ -606,4 +676,57 @@ fn write_lists(out: &Path, profiles: &[Profile], rates: &Rates) -> Result<(), Ge
         .map_err(|e| GenerateError::io(out, std::io::Error::other(e)))?;
     let _ = writeln!(text);
     write_file(&out.join("rates.json"), &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uptake_model::Check;
+
+    /// Domains past `WEB_SITES` are parked at a provider's default site; the truth says what
+    /// that site does, whatever the domain's drawn web profile was.
+    #[test]
+    fn domains_past_the_site_limit_are_parked() {
+        let opts = GenerateOptions {
+            domains: webmail::WEB_SITES as u64 + 50,
+            seed: 5,
+            out: PathBuf::from("/nonexistent"),
+            delegated: Some(100),
+            rates: Rates::default(),
+        };
+        let profiles = draw_profiles(&opts);
+        let col = |c: Check| {
+            profile::WEB_MAIL_CHECKS
+                .iter()
+                .position(|x| *x == c)
+                .unwrap()
+        };
+        let mut own = 0;
+        for i in 0..profiles.len() {
+            let t = profile::web_mail_truth(&profiles, i);
+            if i >= webmail::WEB_SITES {
+                assert!(matches!(
+                    profiles[i].web.hosting,
+                    webmail::WebHosting::Shared(_)
+                ));
+                assert_eq!(
+                    t[col(Check::Certificate)],
+                    uptake_model::Status::NameMismatch
+                );
+                assert_eq!(t[col(Check::Hsts)], uptake_model::Status::Absent);
+                assert_eq!(
+                    t[col(Check::HttpsRedirect)],
+                    uptake_model::Status::NotEnforced
+                );
+            } else if matches!(profiles[i].web.hosting, webmail::WebHosting::Own(_)) {
+                own += 1;
+            }
+        }
+        assert!(own > 1000, "own-hosted sites: {own}");
+        // Own servers are numbered in target order and never exceed the cap.
+        assert!(profiles.iter().all(|p| match p.web.hosting {
+            webmail::WebHosting::Own(k) => k < webmail::OWN_SERVERS,
+            _ => true,
+        }));
+    }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uptake_model::{Check, Status};
 
 use super::rng::Rng;
+use super::webmail::{self, MailServer, Tlsa, Web, WebHosting, WebServer, MAIL_PROVIDER_TLS};
 use super::world::{Suffix, COUNTRIES, DNS_PROVIDERS, MAIL_PROVIDERS, SUFFIXES};
 
 /// DNSSEC deployment of a delegated zone.
@@ -249,8 +250,17 @@ pub struct Profile {
     pub tls_rpt: Txt,
     /// MTA-STS TXT.
     pub mta_sts: Txt,
-    /// Index of the web address (A in 198.18.2.0/24 ... ) used by apex and www.
+    /// A number drawn per domain (0..200) that varies unrelated TXT records.
     pub web_host: u32,
+    /// Web and mail hosting profile.
+    pub web: Web,
+    /// The web server apex and www point at (resolved by [`super::draw_profiles`]).
+    pub web_server: WebServer,
+    /// The own mail server of `Mx::Own` (resolved by [`super::draw_profiles`]).
+    pub mail_server: Option<MailServer>,
+    /// TLSA published for an own MX host (`Tlsa::None` in bogus zones, where a resolver
+    /// would not return it; resolved by [`super::draw_profiles`]).
+    pub tlsa: Tlsa,
 }
 
 /// Sector labels with their adoption factor and organisation words.
@@ -501,8 +511,10 @@ pub fn draw(
     let apex_aaaa = rng.chance(prob(rates.apex_aaaa, f));
     let www = match rng.weighted(&[(0, rates.www[0]), (1, rates.www[1]), (2, rates.www[2])]) {
         0 => Www::Absent,
+        // www has an AAAA only where the apex has one: the web host's IPv6 is then the same
+        // whichever of the two a scanner looks at.
         1 => Www::Own {
-            aaaa: rng.chance(prob(rates.www_aaaa, f)),
+            aaaa: rng.chance(prob(rates.www_aaaa, f)) && apex_aaaa,
         },
         _ => Www::Cname,
     };
@@ -605,6 +617,10 @@ pub fn draw(
         tls_rpt,
         mta_sts,
         web_host: rng.below(200) as u32,
+        web: webmail::draw_web(rng, f),
+        web_server: webmail::WEB_PROVIDERS[0],
+        mail_server: None,
+        tlsa: Tlsa::None,
     }
 }
 
@@ -873,7 +889,165 @@ pub fn truth_row(profiles: &[Profile], i: usize) -> Vec<String> {
     row.push(www_aaaa.to_string());
     row.push(mx_names.join(" "));
     row.push(mx_aaaa.to_string());
+    for s in web_mail_truth(profiles, i) {
+        row.push(s.as_str().to_string());
+    }
+    row.push(web_hosting_label(p));
+    row.push(p.web_server.v4.to_string());
+    row.push(p.web_server.v6.to_string());
+    row.push(p.web.key.stem().to_string());
+    row.push(mx_addresses(p).join(" "));
     row
+}
+
+/// IPv4 addresses of target `p`'s MX hosts, in MX order.
+pub fn mx_addresses(p: &Profile) -> Vec<String> {
+    match (&p.mx, &p.mail_server) {
+        (Mx::Shared(m), _) => (0..2)
+            .map(|n| MAIL_PROVIDERS[*m].mx_v4(n).to_string())
+            .collect(),
+        (Mx::Own { .. }, Some(s)) => vec![s.v4.to_string()],
+        _ => vec![],
+    }
+}
+
+/// The web and mail checks truth.csv carries, in [`Check::ALL`] order.
+pub const WEB_MAIL_CHECKS: [Check; 13] = [
+    Check::Starttls,
+    Check::Dane,
+    Check::MtaSts,
+    Check::MxIpv6,
+    Check::WebIpv6,
+    Check::Https,
+    Check::HttpsRedirect,
+    Check::TlsVersion,
+    Check::TlsCipher,
+    Check::Certificate,
+    Check::Hsts,
+    Check::SecurityTxt,
+    Check::SecurityHeaders,
+];
+
+/// The MTA-STS policy `mx` patterns that match target `p`'s MX set (for a domain without
+/// MX, its would-be own host).
+pub fn policy_mx(p: &Profile) -> Vec<String> {
+    match p.mx {
+        Mx::Shared(m) => vec![format!("*.{}", MAIL_PROVIDERS[m].zone())],
+        _ => vec![format!("mail.{}", p.domain)],
+    }
+}
+
+/// Statuses of [`WEB_MAIL_CHECKS`] for target `i`, from its profile and its servers'.
+pub fn web_mail_truth(profiles: &[Profile], i: usize) -> Vec<Status> {
+    let p = &profiles[i];
+    let w = &p.web;
+    let server = &p.web_server;
+    let count = |n: usize, of: usize| match n {
+        0 => Status::None,
+        n if n == of => Status::All,
+        _ => Status::Some,
+    };
+    let (starttls, dane, mx_ipv6) = match (&p.mx, &p.mail_server) {
+        (Mx::Shared(m), _) => {
+            let prov = MAIL_PROVIDERS[*m];
+            let (tls, tlsa) = MAIL_PROVIDER_TLS[*m];
+            let with_tls = tls.iter().filter(|t| **t).count();
+            let dane = match tlsa {
+                Tlsa::None => Status::Absent,
+                Tlsa::Match if with_tls == 2 => Status::Valid,
+                Tlsa::Match | Tlsa::Mismatch => Status::Invalid,
+            };
+            let v6 = prov.mx_aaaa.iter().filter(|a| **a).count();
+            (count(with_tls, 2), dane, count(v6, 2))
+        }
+        (Mx::Own { aaaa }, Some(s)) => {
+            let dane = match (p.tlsa, zone_facts(profiles, i).dnssec) {
+                (Tlsa::None, _) => Status::Absent,
+                (_, Status::Secure) if p.tlsa == Tlsa::Match && s.starttls => Status::Valid,
+                (_, Status::Secure) => Status::Invalid,
+                _ => Status::Insecure,
+            };
+            (
+                count(usize::from(s.starttls), 1),
+                dane,
+                count(usize::from(*aaaa && s.v6_listens), 1),
+            )
+        }
+        _ => (
+            Status::NotApplicable,
+            Status::NotApplicable,
+            Status::NotApplicable,
+        ),
+    };
+    let mta_sts = match p.mta_sts {
+        Txt::Absent => Status::Absent,
+        Txt::Invalid(_) => Status::Invalid,
+        // "mx patterns match every MX" holds vacuously without MX hosts: a policy naming
+        // another host is then still in force.
+        Txt::Present => match (w.policy, p.mx) {
+            (webmail::Policy::Mismatch, Mx::None | Mx::Null) => Status::Enforce,
+            (policy, _) => webmail::policy_status(policy),
+        },
+    };
+    let web_ipv6 = match (p.apex_aaaa, server.v6_listens) {
+        (false, _) => Status::None,
+        (true, true) => Status::Reachable,
+        (true, false) => Status::Unreachable,
+    };
+    let https = if server.port443 {
+        Status::Available
+    } else {
+        Status::Unavailable
+    };
+    let redirect = match (server.port80, effective_redirect(p)) {
+        (false, _) => Status::NoHttp,
+        (true, webmail::Redirect::SameHost) => Status::Enforced,
+        (true, _) => Status::NotEnforced,
+    };
+    let na = Status::NotApplicable;
+    let on_https = |s: Status| if server.port443 { s } else { na };
+    let security_txt = match w.security_txt {
+        webmail::SecurityTxt::Valid => Status::Valid,
+        webmail::SecurityTxt::Expired | webmail::SecurityTxt::WrongType => Status::Invalid,
+        webmail::SecurityTxt::Absent => Status::Absent,
+    };
+    let headers = match w.headers {
+        webmail::Headers::All => Status::All,
+        webmail::Headers::Some => Status::Some,
+        webmail::Headers::None => Status::None,
+    };
+    vec![
+        starttls,
+        dane,
+        mta_sts,
+        mx_ipv6,
+        web_ipv6,
+        https,
+        redirect,
+        on_https(server.tls_version(w.key)),
+        on_https(server.tls_cipher(w.key)),
+        on_https(w.cert.status()),
+        on_https(w.hsts.status()),
+        on_https(security_txt),
+        on_https(headers),
+    ]
+}
+
+/// Port 80's behaviour: a server without HTTPS serves plain HTTP instead of redirecting.
+pub fn effective_redirect(p: &Profile) -> webmail::Redirect {
+    if p.web_server.port443 {
+        p.web.redirect
+    } else {
+        webmail::Redirect::None
+    }
+}
+
+/// Which web server a target uses (for evidence): `shared-<k>` or `own-<i>`.
+pub fn web_hosting_label(p: &Profile) -> String {
+    match p.web.hosting {
+        WebHosting::Shared(k) => format!("shared-{k}"),
+        WebHosting::Own(i) => format!("own-{i}"),
+    }
 }
 
 /// Header of truth.csv.
@@ -892,6 +1066,16 @@ pub fn truth_header() -> Vec<String> {
         "www_aaaa",
         "mx_hosts",
         "mx_hosts_with_aaaa",
+    ] {
+        h.push(extra.to_string());
+    }
+    h.extend(WEB_MAIL_CHECKS.iter().map(|c| c.status_column()));
+    for extra in [
+        "web_hosting",
+        "web_address",
+        "web_address_v6",
+        "web_key",
+        "mx_addresses",
     ] {
         h.push(extra.to_string());
     }

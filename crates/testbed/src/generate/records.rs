@@ -2,27 +2,32 @@
 //! deployment would publish.
 
 use std::fmt::Write;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::profile::{Caa, Dmarc, Mx, Profile, Spf, Txt, Www};
+use super::webmail::{KeyType, Policy, Tlsa, MTA_STS_SERVER};
 use super::world::{MAIL_PROVIDERS, TOO_MANY_LOOKUPS};
 
 /// A DKIM public key (Ed25519, 32 zero-free bytes): the check only looks for the node.
 const DKIM_KEY: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
-/// Web address of a target (shared hosting in 198.18.2.0/23).
-pub fn web_v4(p: &Profile) -> Ipv4Addr {
-    Ipv4Addr::new(
-        198,
-        18,
-        2 + (p.web_host / 250) as u8,
-        1 + (p.web_host % 250) as u8,
-    )
-}
+/// The hex SHA-256 of each pool key's SubjectPublicKeyInfo, in [`KeyType::ALL`] order: the
+/// data of `3 1 1` TLSA records.
+pub type Spki = [String; 3];
 
-/// Web IPv6 address of a target.
-pub fn web_v6(p: &Profile) -> Ipv6Addr {
-    Ipv6Addr::new(0x2001, 0xdb8, 0x80, 0, 0, 0, 0, 1 + p.web_host as u16)
+/// The TLSA record data (`3 1 1 <hex>`) for a host with `key`, or a mismatching one.
+pub fn tlsa_data(spki: &Spki, key: KeyType, matching: bool, owner: &str) -> String {
+    if matching {
+        let i = KeyType::ALL.iter().position(|k| *k == key).unwrap_or(0);
+        format!("3 1 1 {}", spki[i])
+    } else {
+        // The SHA-256 of a key nobody has: the owner name hashed, as a stand-in.
+        use sha2::{Digest, Sha256};
+        let h: String = Sha256::digest(format!("no such key for {owner}"))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("3 1 1 {h}")
+    }
 }
 
 /// Writes a TXT record, splitting text into 255-byte character-strings.
@@ -89,18 +94,19 @@ pub fn dmarc_texts(d: Dmarc, domain: &str) -> Vec<String> {
 }
 
 /// Appends every record of target `p` (absolute owner names) to `out`.
-pub fn target_records(out: &mut String, p: &Profile) {
+pub fn target_records(out: &mut String, p: &Profile, spki: &Spki) {
     let d = p.domain.as_str();
-    rr(out, d, "A", web_v4(p));
+    let web = &p.web_server;
+    rr(out, d, "A", web.v4);
     if p.apex_aaaa {
-        rr(out, d, "AAAA", web_v6(p));
+        rr(out, d, "AAAA", web.v6);
     }
     match p.www {
         Www::Absent => {}
         Www::Own { aaaa } => {
-            rr(out, &format!("www.{d}"), "A", web_v4(p));
+            rr(out, &format!("www.{d}"), "A", web.v4);
             if aaaa {
-                rr(out, &format!("www.{d}"), "AAAA", web_v6(p));
+                rr(out, &format!("www.{d}"), "AAAA", web.v6);
             }
         }
         Www::Cname => rr(out, &format!("www.{d}"), "CNAME", format!("{d}.")),
@@ -116,21 +122,21 @@ pub fn target_records(out: &mut String, p: &Profile) {
         Mx::Own { aaaa } => {
             let host = format!("mail.{d}");
             rr(out, d, "MX", format!("10 {host}."));
-            rr(
-                out,
-                &host,
-                "A",
-                Ipv4Addr::new(198, 18, 3, 1 + (p.web_host % 250) as u8),
-            );
-            if aaaa {
-                rr(
-                    out,
-                    &host,
-                    "AAAA",
-                    Ipv6Addr::new(0x2001, 0xdb8, 0x25, 1, 0, 0, 0, 1 + p.web_host as u16),
-                );
+            if let Some(server) = &p.mail_server {
+                rr(out, &host, "A", server.v4);
+                if let (true, Some(v6)) = (aaaa, server.v6) {
+                    rr(out, &host, "AAAA", v6);
+                }
+                if p.tlsa != Tlsa::None {
+                    let owner = format!("_25._tcp.{host}");
+                    let data = tlsa_data(spki, server.key, p.tlsa == Tlsa::Match, &owner);
+                    rr(out, &owner, "TLSA", data);
+                }
             }
         }
+    }
+    if p.mta_sts == Txt::Present && p.web.policy != Policy::NoHost {
+        rr(out, &format!("mta-sts.{d}"), "A", MTA_STS_SERVER.v4);
     }
     for text in spf_texts(p.spf) {
         txt(out, d, &text);
