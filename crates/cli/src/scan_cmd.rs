@@ -25,6 +25,61 @@ pub struct DnsArgs {
     dns_attempts: u32,
 }
 
+/// Which checks run.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckGroup {
+    /// The DNS checks only (always run: the others need their answers).
+    Dns,
+    /// The web checks: web_ipv6, https, https_redirect, tls_version, tls_cipher,
+    /// certificate, hsts, security_txt, security_headers.
+    Web,
+    /// The mail checks: starttls, dane, mta_sts, mx_ipv6.
+    Mail,
+    /// Everything.
+    All,
+}
+
+/// Connection options shared by `scan` and `check`.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// Checks to run, comma-separated: dns, web, mail or all. The DNS checks always run.
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    checks: Vec<CheckGroup>,
+    /// Trust anchors for the certificate checks (PEM file). Default: the system's roots
+    /// (rustls-native-certs: /etc/ssl/certs, or SSL_CERT_FILE / SSL_CERT_DIR).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// Name sent in SMTP EHLO (identify the scanner: a name with a contact page).
+    #[arg(long, default_value = "uptake-scanner.invalid")]
+    ehlo_name: String,
+    /// Seconds each connection step may take (connect, TLS handshake, HTTP head, SMTP reply).
+    #[arg(long, default_value_t = 5.0)]
+    probe_timeout: f64,
+    /// Seconds all connections to one web or mail host may take together.
+    #[arg(long, default_value_t = 30.0)]
+    host_deadline: f64,
+}
+
+impl ConnectArgs {
+    fn options(&self) -> Option<uptake_scan::ConnectOptions> {
+        let has = |g| self.checks.contains(&g) || self.checks.contains(&CheckGroup::All);
+        let checks = uptake_scan::connect::ConnectedChecks {
+            web: has(CheckGroup::Web),
+            mail: has(CheckGroup::Mail),
+        };
+        (checks.web || checks.mail).then(|| uptake_scan::ConnectOptions {
+            checks,
+            ca_file: self.ca_file.clone(),
+            probe: uptake_probes::ProbeConfig {
+                step_timeout: Duration::from_secs_f64(self.probe_timeout.max(0.05)),
+                host_deadline: Duration::from_secs_f64(self.host_deadline.max(0.1)),
+                ehlo_name: self.ehlo_name.clone(),
+                ..Default::default()
+            },
+        })
+    }
+}
+
 /// `uptake scan` arguments.
 #[derive(Args, Debug)]
 pub struct ScanArgs {
@@ -46,6 +101,8 @@ pub struct ScanArgs {
     quiet: bool,
     #[command(flatten)]
     dns: DnsArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 /// `uptake check` arguments.
@@ -58,6 +115,8 @@ pub struct CheckArgs {
     json: bool,
     #[command(flatten)]
     dns: DnsArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 fn parse_resolver(s: &str) -> anyhow::Result<SocketAddr> {
@@ -144,6 +203,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         timeout: Duration::from_secs_f64(args.dns.dns_timeout.max(0.05)),
         attempts: args.dns.dns_attempts.max(1),
         progress: !args.quiet,
+        connect: args.connect.options(),
     };
     let summary = runtime()?.block_on(uptake_scan::scan(&opts))?;
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
@@ -163,6 +223,18 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         "  DNS: {} sent, {} timeouts, {} retries, {} TCP fallbacks, {} cache hits, {} mismatched responses dropped",
         st.sent, st.timeouts, st.retries, st.tcp_fallbacks, st.cache_hits, st.dropped_mismatched
     );
+    if let Some(p) = &summary.probe_stats {
+        eprintln!(
+            "  probes: {} TLS handshakes ({:.0}/s), {} raw hellos, {} HTTP requests, {} SMTP sessions, {} TCP connects, {} shared results",
+            p.tls_handshakes,
+            p.tls_handshakes as f64 / secs,
+            p.raw_hellos,
+            p.http_requests,
+            p.smtp_sessions,
+            p.connects,
+            p.shared_hits
+        );
+    }
     for (check, counts) in &summary.statuses {
         let line: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
         eprintln!("  {check:<16} {}", line.join(", "));
@@ -186,6 +258,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         &resolvers,
         timeout,
         args.dns.dns_attempts.max(1),
+        args.connect.options().as_ref(),
     ))?;
     if args.json {
         println!("{}", row_json(&row));
@@ -229,10 +302,16 @@ fn row_table(row: &ScanRow) -> String {
             continue;
         };
         let prefix = format!("{}_", check.id());
+        let extra = extra_evidence(check);
         let mut evidence: Vec<String> = values
             .iter()
             .filter(|(n, _)| {
-                n.starts_with(&prefix) && !n.ends_with("_status") && !n.ends_with("_reason")
+                (n.starts_with(&prefix) || extra.contains(n))
+                    && !n.ends_with("_status")
+                    && !n.ends_with("_reason")
+                    && *n != "mta_sts_record"
+                    // The per-MX STARTTLS / IPv6 columns belong to starttls and mx_ipv6.
+                    && (check != Check::Mx || n.starts_with("mx_hosts"))
             })
             .filter(|(n, _)| !(check == Check::Dnssec && n.starts_with("dnssec_algorithm_")))
             .filter_map(|(n, v)| {
@@ -246,7 +325,7 @@ fn row_table(row: &ScanRow) -> String {
                     }
                     _ => return None,
                 };
-                Some(format!("{}={text}", &n[prefix.len()..]))
+                Some(format!("{}={text}", n.strip_prefix(&prefix).unwrap_or(n)))
             })
             .collect();
         if let Some(r) = &f.reason {
@@ -271,6 +350,24 @@ fn row_table(row: &ScanRow) -> String {
         .collect();
     out += &format!("{:<16} {:<15} {}\n", "web (DNS)", "", web.join("  "));
     out
+}
+
+/// Evidence columns of a connected check whose names do not start with the check's id.
+fn extra_evidence(check: Check) -> &'static [&'static str] {
+    match check {
+        Check::WebIpv6 => &["web_host", "web_addresses"],
+        Check::Https => &[
+            "web_host",
+            "tls_max_version",
+            "tls_cipher_suite",
+            "tls_group",
+            "tls_alpn",
+        ],
+        Check::HttpsRedirect => &["http_redirect_chain"],
+        Check::TlsVersion => &["tls_max_version", "tls_legacy_versions"],
+        Check::Starttls => &["mx_starttls", "mx_tls_versions", "mx_certificates"],
+        _ => &[],
+    }
 }
 
 /// Runs `uptake schema`.

@@ -245,7 +245,7 @@ impl Check {
             Check::MtaSts => "policy at https://mta-sts.<domain>/.well-known/mta-sts.txt (valid certificate, text/plain, RFC 8461 syntax, mx patterns cover every MX): its mode, or invalid",
             Check::MxIpv6 => "MX hosts with an AAAA record that accept TCP on port 25 over IPv6: all, some, none",
             Check::WebIpv6 => "AAAA of the apex (else www) answering on port 443 (or 80) over IPv6: reachable, unreachable (AAAA without answer), none (no AAAA)",
-            Check::Https => "TLS handshake on port 443 of the web host (the apex, www when the apex has no web server) with SNI; not_applicable when neither has an address",
+            Check::Https => "TLS handshake on port 443 of the web host (the apex, www when the apex has no A or AAAA record) with SNI; not_applicable when neither has an address",
             Check::HttpsRedirect => "GET http://<host>/: the first redirect goes to https:// on the same host (enforced), elsewhere or nowhere (not_enforced), or port 80 closed (no_http)",
             Check::TlsVersion => "good (TLS 1.3 offered, nothing below 1.2), sufficient (1.2 at most, nothing below), insufficient (1.0 or 1.1 accepted, or nothing >= 1.2)",
             Check::TlsCipher => "the negotiated cipher suite in the NCSC-NL classes good, sufficient, phase_out, insufficient",

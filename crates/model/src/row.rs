@@ -106,7 +106,7 @@ pub struct DnssecEvidence {
 /// Evidence from the web probes (HTTPS, HTTP, HSTS, security.txt, headers) of the web host.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WebEvidence {
-    /// The host probed: the domain, or www.<domain> when the apex has no web server.
+    /// The host probed: the domain, or www.<domain> when the apex has no A or AAAA record.
     pub host: Option<String>,
     /// Addresses of the host that were connected to.
     pub addresses: Vec<String>,
@@ -583,7 +583,7 @@ columns! {
     "mx_ipv6_reachable": Int = |r| Value::Int(r.mail.mx_ipv6_reachable); "MX hosts that accepted TCP 25 over IPv6."
     "web_ipv6_status": Status = |r| opt_status(&r.connected.web_ipv6); "reachable (an AAAA answers on 443 or 80), unreachable (AAAA, no answer), none (no AAAA), not_applicable (no web host), error; null when not run."
     "web_ipv6_reason": Str = |r| opt_reason(&r.connected.web_ipv6); "Why web_ipv6 is error."
-    "web_host": Str = |r| s(&r.web.host); "Web host probed: the domain, or www.<domain> when the apex has no web server."
+    "web_host": Str = |r| s(&r.web.host); "Web host probed: the domain, or www.<domain> when the apex has no A or AAAA record."
     "web_addresses": StrList = |r| Value::StrList(&r.web.addresses); "Addresses of the web host connected to."
     "web_ipv6_addresses": StrList = |r| Value::StrList(&r.web.ipv6_addresses); "IPv6 addresses of the web host (`unreachable` appended when silent)."
     "https_status": Status = |r| opt_status(&r.connected.https); "available (TLS handshake on 443 completes), unavailable, not_applicable (no address for the apex or www), error; null when not run."

@@ -7,6 +7,7 @@
 //! domain that cannot be measured is a row whose statuses are `error` with a reason; it never
 //! stops the scan.
 
+pub mod connect;
 pub mod probe;
 pub mod resolve;
 pub mod targets;
@@ -41,6 +42,35 @@ pub struct ScanOptions {
     pub attempts: u32,
     /// Show a progress bar (when stderr is a terminal).
     pub progress: bool,
+    /// The connection stage (web and mail checks); `None` runs the DNS checks only.
+    pub connect: Option<ConnectOptions>,
+}
+
+/// How to run the connection stage ([`connect`]).
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Which groups of connected checks run.
+    pub checks: connect::ConnectedChecks,
+    /// Trust anchors (PEM); `None` for the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Probe limits and names (timeouts, caps, EHLO name, User-Agent).
+    pub probe: uptake_probes::ProbeConfig,
+}
+
+impl ConnectOptions {
+    /// The prober of a scan: trust store loaded once, direct TCP connections.
+    fn prober(&self) -> Result<uptake_probes::Prober, ScanError> {
+        let (trust, warnings) =
+            uptake_probes::load_trust(self.ca_file.as_deref()).map_err(ScanError::Trust)?;
+        for w in warnings {
+            eprintln!("warning: trust store: {w}");
+        }
+        Ok(uptake_probes::Prober::new(
+            self.probe.clone(),
+            trust,
+            Arc::new(uptake_probes::DirectDialer),
+        ))
+    }
 }
 
 /// What a scan did.
@@ -58,6 +88,9 @@ pub struct ScanSummary {
     pub dns_queries: u64,
     /// The DNS client's counters (timeouts, retries, TCP fallbacks, cache hits).
     pub dns_stats: uptake_dns::Stats,
+    /// The probes' counters (TLS handshakes, raw hellos, HTTP requests, SMTP sessions), when
+    /// the connection stage ran.
+    pub probe_stats: Option<uptake_probes::StatsSnapshot>,
     /// Per check: status counts.
     pub statuses: BTreeMap<&'static str, BTreeMap<Status, u64>>,
     /// Part files written.
@@ -89,6 +122,9 @@ pub enum ScanError {
     /// The scan id already has committed rows.
     #[error("{0} already holds a scan with this id; choose another --scan-id")]
     ScanExists(PathBuf),
+    /// The trust store (`--ca-file` or the system roots) cannot be loaded.
+    #[error("trust store: {0}")]
+    Trust(String),
     /// No resolver given or found.
     #[error(
         "no resolver: pass --resolver ADDR, set UPTAKE_RESOLVER, or configure /etc/resolv.conf"
@@ -119,8 +155,10 @@ pub async fn check_domain(
     resolvers: &[SocketAddr],
     timeout: Duration,
     attempts: u32,
+    connect: Option<&ConnectOptions>,
 ) -> Result<ScanRow, ScanError> {
     let client = dns_client(resolvers, timeout, attempts)?;
+    let prober = connect.map(ConnectOptions::prober).transpose()?;
     let reach = resolve::ReachabilityCache::default();
     let ctx = probe::ProbeContext {
         client: &client,
@@ -143,7 +181,11 @@ pub async fn check_domain(
             }));
         }
     };
-    Ok(probe::probe(&ctx, &target).await)
+    let mut row = probe::probe(&ctx, &target).await;
+    if let (Some(prober), Some(c)) = (&prober, connect) {
+        connect::run(&client, &reach, prober, c.checks, &mut row).await;
+    }
+    Ok(row)
 }
 
 fn write_rejects(dir: &Path, rejects: &[targets::Reject]) -> Result<Option<PathBuf>, ScanError> {
@@ -186,6 +228,17 @@ pub async fn scan(opts: &ScanOptions) -> Result<ScanSummary, ScanError> {
     }
     let rejects_file = write_rejects(&scan_dir, &list.rejects)?;
     let client = dns_client(&opts.resolvers, opts.timeout, opts.attempts)?;
+    let prober = opts
+        .connect
+        .as_ref()
+        .map(ConnectOptions::prober)
+        .transpose()?;
+    let stage = prober.map(|p| {
+        Arc::new((
+            p,
+            opts.connect.as_ref().map(|c| c.checks).unwrap_or_default(),
+        ))
+    });
     let mut writer = uptake_store::DatasetWriter::create(
         &opts.out,
         &opts.scan_id,
@@ -208,21 +261,31 @@ pub async fn scan(opts: &ScanOptions) -> Result<ScanSummary, ScanError> {
         let reach = reach.clone();
         let limit = limit.clone();
         let scan_id = scan_id.clone();
+        let stage = stage.clone();
         let targets = list.targets;
         tokio::spawn(async move {
             for target in targets {
                 let Ok(permit) = limit.clone().acquire_owned().await else {
                     break;
                 };
-                let (client, reach, tx, scan_id) =
-                    (client.clone(), reach.clone(), tx.clone(), scan_id.clone());
+                let (client, reach, tx, scan_id, stage) = (
+                    client.clone(),
+                    reach.clone(),
+                    tx.clone(),
+                    scan_id.clone(),
+                    stage.clone(),
+                );
                 tokio::spawn(async move {
                     let ctx = probe::ProbeContext {
                         client: &client,
                         reach: &reach,
                         scan_id: &scan_id,
                     };
-                    let row = probe::probe(&ctx, &target).await;
+                    let mut row = probe::probe(&ctx, &target).await;
+                    if let Some(stage) = &stage {
+                        let (prober, checks) = &**stage;
+                        connect::run(&client, &reach, prober, *checks, &mut row).await;
+                    }
                     drop(permit);
                     let _ = tx.send(row).await;
                 });
@@ -284,6 +347,7 @@ pub async fn scan(opts: &ScanOptions) -> Result<ScanSummary, ScanError> {
     summary.elapsed = started.elapsed();
     summary.dns_stats = client.stats();
     summary.dns_queries = summary.dns_stats.sent;
+    summary.probe_stats = stage.map(|s| s.0.stats());
     Ok(summary)
 }
 

@@ -44,7 +44,7 @@ fn scan_agrees_with_truth_and_opens_in_duckdb_and_pyarrow() {
     let data = work.path().join("data");
     let bin = env!("CARGO_BIN_EXE_uptake");
     let script = format!(
-        "set -e; for id in first second; do {bin} scan --quiet --targets {t} --out {d} --scan-id $id; done",
+        "set -e; for id in first second; do {bin} scan --quiet --checks dns --targets {t} --out {d} --scan-id $id; done",
         t = dir.join("targets.csv").display(),
         d = data.display()
     );

@@ -1,0 +1,659 @@
+//! What the prober learns about one web host on one address (shared per (address, SNI)),
+//! one MX host (shared per host name), and one MTA-STS policy fetch.
+
+use std::net::{IpAddr, SocketAddr};
+
+use uptake_checks::mail::Smtp;
+use uptake_checks::web::certificate::{certificate, CertificateEvidence};
+use uptake_checks::web::tls::{cipher_class, suites_of, CipherClass, TlsVersion};
+use uptake_checks::web::{Handshake, Port80};
+use uptake_model::Finding;
+
+use crate::http::{self, Url};
+use crate::legacy::{raw_hello, HelloOutcome};
+use crate::smtp::{self, StarttlsOutcome};
+use crate::{ProbeError, Prober, Resolve, Stats};
+
+/// The negotiated parameters of a handshake (the chain is evaluated, not kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    /// Version.
+    pub version: TlsVersion,
+    /// Cipher suite code point.
+    pub suite: u16,
+    /// Key-exchange group code point.
+    pub group: Option<u16>,
+    /// ALPN protocol.
+    pub alpn: Option<String>,
+    /// A HelloRetryRequest was needed.
+    pub hello_retry: bool,
+}
+
+/// The part of an HTTPS response the web checks read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Status code.
+    pub status: u16,
+    /// Header fields, lower-case names, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A fetched small document (security.txt, MTA-STS policy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// Body (capped).
+    pub body: Vec<u8>,
+}
+
+/// Everything measured on port 443 and 80 of one (address, host name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebHostProbe {
+    /// The address connected to.
+    pub address: IpAddr,
+    /// The rustls handshake (TLS 1.2/1.3).
+    pub rustls: Handshake,
+    /// The legacy probe as a handshake (completed when TLS 1.0 or 1.1 was accepted); `None`
+    /// when it was not run (443 refused or silent).
+    pub legacy: Option<Handshake>,
+    /// Parameters of the rustls handshake, or of the legacy ServerHello for a server that
+    /// speaks only TLS 1.0/1.1.
+    pub negotiated: Option<Negotiated>,
+    /// TLS 1.0 / 1.1 accepted, or why the legacy probe could not tell.
+    pub legacy_versions: Result<Vec<TlsVersion>, String>,
+    /// Per-class raw hellos: accepted or not.
+    pub cipher_probes: Vec<(CipherClass, Result<bool, String>)>,
+    /// The certificate finding for the host name, and its evidence.
+    pub certificate: Option<(Finding, CertificateEvidence)>,
+    /// GET https://host/ (first response, not followed), or why not.
+    pub https_response: Option<Result<Head, String>>,
+    /// GET https://host/.well-known/security.txt (not followed), or why not.
+    pub security_txt: Option<Result<Document, String>>,
+    /// The first response of GET http://host/.
+    pub port80: Port80,
+    /// The redirect chain of http://host/: `<status> <location>` per hop, then the final
+    /// status, or `error: <why>` where following stopped.
+    pub redirect_chain: Vec<String>,
+}
+
+/// Every legacy-capable suite (TLS 1.2-and-earlier of every class), for the version probes.
+fn all_legacy_suites() -> Vec<u16> {
+    [
+        CipherClass::Good,
+        CipherClass::Sufficient,
+        CipherClass::PhaseOut,
+        CipherClass::Insufficient,
+    ]
+    .iter()
+    .flat_map(|c| suites_of(*c).iter().copied())
+    .filter(|s| *s >> 8 != 0x13)
+    .collect()
+}
+
+fn handshake_of(e: &ProbeError) -> Handshake {
+    match e {
+        ProbeError::Refused => Handshake::Refused,
+        ProbeError::TlsRejected(why) => Handshake::Failed(why.clone()),
+        other => Handshake::Error(other.to_string()),
+    }
+}
+
+impl Prober {
+    /// Measures the web host `host` at `address`, shared by every caller with the same pair.
+    pub async fn web_host(
+        &self,
+        address: IpAddr,
+        host: &str,
+        resolver: &dyn Resolve,
+    ) -> std::sync::Arc<WebHostProbe> {
+        let key = (address, host.to_ascii_lowercase());
+        let (v, hit) = self
+            .web_hosts
+            .get_or_run(key, || async {
+                let deadline = self.cfg.host_deadline;
+                let probe = match tokio::time::timeout(
+                    deadline,
+                    self.web_host_uncached(address, host, resolver),
+                )
+                .await
+                {
+                    Ok(p) => p,
+                    Err(_) => {
+                        let why = format!("web host probe exceeded {:.0}s", deadline.as_secs_f64());
+                        WebHostProbe {
+                            address,
+                            rustls: Handshake::Error(why.clone()),
+                            legacy: None,
+                            negotiated: None,
+                            legacy_versions: Err(why.clone()),
+                            cipher_probes: vec![],
+                            certificate: None,
+                            https_response: Some(Err(why.clone())),
+                            security_txt: Some(Err(why.clone())),
+                            port80: Port80::Error(why.clone()),
+                            redirect_chain: vec![format!("error: {why}")],
+                        }
+                    }
+                };
+                std::sync::Arc::new(probe)
+            })
+            .await;
+        if hit {
+            Stats::inc(&self.stats.shared_hits);
+        }
+        v
+    }
+
+    async fn web_host_uncached(
+        &self,
+        address: IpAddr,
+        host: &str,
+        resolver: &dyn Resolve,
+    ) -> WebHostProbe {
+        let (tls_part, (port80, chain)) = futures::join!(
+            self.https_part(address, host),
+            self.http_part(address, host, resolver)
+        );
+        let (rustls, legacy, negotiated, legacy_versions, cipher_probes, certificate, resp, sec) =
+            tls_part;
+        WebHostProbe {
+            address,
+            rustls,
+            legacy,
+            negotiated,
+            legacy_versions,
+            cipher_probes,
+            certificate,
+            https_response: resp,
+            security_txt: sec,
+            port80,
+            redirect_chain: chain,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn https_part(
+        &self,
+        address: IpAddr,
+        host: &str,
+    ) -> (
+        Handshake,
+        Option<Handshake>,
+        Option<Negotiated>,
+        Result<Vec<TlsVersion>, String>,
+        Vec<(CipherClass, Result<bool, String>)>,
+        Option<(Finding, CertificateEvidence)>,
+        Option<Result<Head, String>>,
+        Option<Result<Document, String>>,
+    ) {
+        let sa = SocketAddr::new(address, self.cfg.ports.https);
+        let step = self.cfg.step_timeout;
+        let now = crate::now_secs();
+        let mut negotiated = None;
+        let mut certificate_ev = None;
+        let mut https_response = None;
+        let mut security_txt = None;
+        let rustls = match self.connect(sa).await {
+            Err(e) => {
+                let h = handshake_of(&e);
+                let why = e.to_string();
+                return (h, None, None, Err(why), vec![], None, None, None);
+            }
+            Ok(tcp) => {
+                Stats::inc(&self.stats.tls_handshakes);
+                match crate::tls::handshake(self.tls.https.clone(), tcp, host, step).await {
+                    Ok((stream, facts)) => {
+                        certificate_ev = Some(certificate(&facts.chain, host, &self.trust, now));
+                        negotiated = Some(Negotiated {
+                            version: facts.version,
+                            suite: facts.suite,
+                            group: facts.group,
+                            alpn: facts.alpn.clone(),
+                            hello_retry: facts.hello_retry,
+                        });
+                        // GET / over this connection unless it speaks HTTP/2.
+                        let resp = if facts.alpn.as_deref() == Some("h2") {
+                            drop(stream);
+                            self.https_get(sa, host, "/", None).await
+                        } else {
+                            Stats::inc(&self.stats.http_requests);
+                            http::get(stream, host, "/", &self.cfg.user_agent, None, step).await
+                        };
+                        https_response = Some(
+                            resp.map(|r| Head {
+                                status: r.status,
+                                headers: r.headers,
+                            })
+                            .map_err(|e| e.to_string()),
+                        );
+                        security_txt = Some(
+                            self.https_get(
+                                sa,
+                                host,
+                                "/.well-known/security.txt",
+                                Some(self.cfg.security_txt_cap),
+                            )
+                            .await
+                            .map(|r| Document {
+                                status: r.status,
+                                content_type: r.header("content-type").map(str::to_string),
+                                body: r.body,
+                            })
+                            .map_err(|e| e.to_string()),
+                        );
+                        Handshake::Completed
+                    }
+                    Err(e) => handshake_of(&e),
+                }
+            }
+        };
+        // TLS 1.0 / 1.1: a hello offering at most 1.1 (a 1.0-only server answers 1.0), then
+        // one at 1.0 when 1.1 was accepted.
+        let all = all_legacy_suites();
+        let mut legacy_chain = Vec::new();
+        let legacy_versions = match self.raw(sa, 0x0302, &all, host).await {
+            Err(e) => Err(e.to_string()),
+            Ok(HelloOutcome::Rejected(_)) => Ok(vec![]),
+            Ok(HelloOutcome::Accepted {
+                version,
+                suite,
+                chain,
+            }) => {
+                let mut v = vec![];
+                if negotiated.is_none() {
+                    negotiated = Some(Negotiated {
+                        version: TlsVersion::from_wire(version).unwrap_or(TlsVersion::Tls10),
+                        suite,
+                        group: None,
+                        alpn: None,
+                        hello_retry: false,
+                    });
+                    legacy_chain = chain;
+                }
+                match version {
+                    0x0301 => {
+                        v.push(TlsVersion::Tls10);
+                        Ok(v)
+                    }
+                    0x0302 => {
+                        v.push(TlsVersion::Tls11);
+                        match self.raw(sa, 0x0301, &all, host).await {
+                            Ok(HelloOutcome::Accepted {
+                                version: 0x0301, ..
+                            }) => {
+                                v.insert(0, TlsVersion::Tls10);
+                                Ok(v)
+                            }
+                            Ok(_) => Ok(v),
+                            Err(e) => Err(format!("TLS 1.0 hello: {e}")),
+                        }
+                    }
+                    _ => Ok(v),
+                }
+            }
+        };
+        let legacy = match &legacy_versions {
+            Ok(v) if !v.is_empty() => Some(Handshake::Completed),
+            Ok(_) => Some(Handshake::Failed("no TLS 1.0/1.1".into())),
+            Err(e) => Some(Handshake::Error(e.clone())),
+        };
+        if certificate_ev.is_none() && !legacy_chain.is_empty() {
+            certificate_ev = Some(certificate(&legacy_chain, host, &self.trust, now));
+        }
+        // Per-class cipher probes, worst class first, only classes worse than the
+        // negotiated suite's; stop at the first accepted.
+        let mut cipher_probes = Vec::new();
+        if let (true, Some(n)) = (self.cfg.cipher_probes, &negotiated) {
+            let floor = cipher_class(n.suite);
+            for class in [
+                CipherClass::Insufficient,
+                CipherClass::PhaseOut,
+                CipherClass::Sufficient,
+            ] {
+                if class <= floor {
+                    break;
+                }
+                let outcome = match self.raw(sa, 0x0303, suites_of(class), host).await {
+                    Ok(HelloOutcome::Accepted { suite, .. }) => {
+                        Ok(suites_of(class).contains(&suite))
+                    }
+                    Ok(HelloOutcome::Rejected(_)) => Ok(false),
+                    Err(e) => Err(e.to_string()),
+                };
+                let accepted = outcome == Ok(true);
+                cipher_probes.push((class, outcome));
+                if accepted {
+                    break;
+                }
+            }
+        }
+        (
+            rustls,
+            legacy,
+            negotiated,
+            legacy_versions,
+            cipher_probes,
+            certificate_ev,
+            https_response,
+            security_txt,
+        )
+    }
+
+    async fn raw(
+        &self,
+        sa: SocketAddr,
+        version: u16,
+        suites: &[u16],
+        host: &str,
+    ) -> Result<HelloOutcome, ProbeError> {
+        Stats::inc(&self.stats.raw_hellos);
+        let tcp = self.connect(sa).await?;
+        raw_hello(tcp, version, suites, host, self.cfg.step_timeout).await
+    }
+
+    /// GET over a new HTTPS connection (ALPN http/1.1) to `sa` with SNI and Host `host`.
+    async fn https_get(
+        &self,
+        sa: SocketAddr,
+        host: &str,
+        path: &str,
+        cap: Option<usize>,
+    ) -> Result<http::Response, ProbeError> {
+        let tcp = self.connect(sa).await?;
+        Stats::inc(&self.stats.tls_handshakes);
+        let (stream, _) =
+            crate::tls::handshake(self.tls.http1.clone(), tcp, host, self.cfg.step_timeout).await?;
+        Stats::inc(&self.stats.http_requests);
+        http::get(
+            stream,
+            host,
+            path,
+            &self.cfg.user_agent,
+            cap,
+            self.cfg.step_timeout,
+        )
+        .await
+    }
+
+    /// GET of `url` at `address` (TLS for https).
+    async fn get_url(&self, address: IpAddr, url: &Url) -> Result<http::Response, ProbeError> {
+        let sa = SocketAddr::new(address, url.port);
+        if url.https {
+            return self.https_get(sa, &url.host, &url.path, None).await;
+        }
+        let tcp = self.connect(sa).await?;
+        Stats::inc(&self.stats.http_requests);
+        let host = if url.port == 80 {
+            url.host.clone()
+        } else {
+            format!("{}:{}", url.host, url.port)
+        };
+        http::get(
+            tcp,
+            &host,
+            &url.path,
+            &self.cfg.user_agent,
+            None,
+            self.cfg.step_timeout,
+        )
+        .await
+    }
+
+    async fn http_part(
+        &self,
+        address: IpAddr,
+        host: &str,
+        resolver: &dyn Resolve,
+    ) -> (Port80, Vec<String>) {
+        let start = Url {
+            https: false,
+            host: host.to_ascii_lowercase(),
+            port: self.cfg.ports.http,
+            path: "/".into(),
+        };
+        let mut chain = Vec::new();
+        let first = match self.get_url(address, &start).await {
+            Err(ProbeError::Refused) => return (Port80::Refused, chain),
+            Err(e) => {
+                chain.push(format!("error: {e}"));
+                return (Port80::Error(e.to_string()), chain);
+            }
+            Ok(r) => r,
+        };
+        let port80 = Port80::Response {
+            status: first.status,
+            location: first.header("location").map(str::to_string),
+        };
+        let (mut url, mut resp) = (start, first);
+        loop {
+            let location = resp.header("location").map(str::to_string);
+            let redirect = matches!(resp.status, 301 | 302 | 303 | 307 | 308);
+            match (&location, redirect) {
+                (Some(l), true) => chain.push(format!("{} {l}", resp.status)),
+                _ => {
+                    chain.push(resp.status.to_string());
+                    break;
+                }
+            }
+            if chain.len() > self.cfg.max_redirects {
+                chain.push(format!(
+                    "error: {}",
+                    ProbeError::TooManyRedirects(self.cfg.max_redirects)
+                ));
+                break;
+            }
+            let next = match url.join(location.as_deref().unwrap_or_default()) {
+                Ok(u) => u,
+                Err(e) => {
+                    chain.push(format!("error: bad Location: {e}"));
+                    break;
+                }
+            };
+            let addr = if next.host == host.to_ascii_lowercase() {
+                Ok(address)
+            } else if let Ok(ip) = next.host.parse::<IpAddr>() {
+                Ok(ip)
+            } else {
+                match resolver.addresses(&next.host).await {
+                    Ok(a) if !a.is_empty() => Ok(a[0]),
+                    Ok(_) => Err(format!("no address for {}", next.host)),
+                    Err(e) => Err(format!("{}: {e}", next.host)),
+                }
+            };
+            let addr = match addr {
+                Ok(a) => a,
+                Err(e) => {
+                    chain.push(format!("error: {e}"));
+                    break;
+                }
+            };
+            match self.get_url(addr, &next).await {
+                Ok(r) => {
+                    url = next;
+                    resp = r;
+                }
+                Err(e) => {
+                    chain.push(format!("error: {e}"));
+                    break;
+                }
+            }
+        }
+        (port80, chain)
+    }
+}
+
+/// What one MX host showed on port 25.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MxProbe {
+    /// The address used.
+    pub address: Option<IpAddr>,
+    /// The SMTP outcome (for `starttls` and `dane`).
+    pub smtp: Smtp,
+    /// The certificate finding for the MX host name, when TLS completed.
+    pub certificate: Option<Finding>,
+    /// Parameters of the STARTTLS handshake.
+    pub negotiated: Option<Negotiated>,
+}
+
+impl Prober {
+    /// STARTTLS on MX `host` at the first of `addresses` (IPv4 first), shared per host name.
+    pub async fn mx_host(&self, host: &str, addresses: &[IpAddr]) -> std::sync::Arc<MxProbe> {
+        let key = host.to_ascii_lowercase();
+        let mut addrs = addresses.to_vec();
+        addrs.sort_by_key(|a| a.is_ipv6());
+        let (v, hit) = self
+            .mx_hosts
+            .get_or_run(key, || async {
+                let deadline = self.cfg.host_deadline;
+                let probe = tokio::time::timeout(deadline, self.mx_uncached(host, &addrs))
+                    .await
+                    .unwrap_or_else(|_| MxProbe {
+                        address: addrs.first().copied(),
+                        smtp: Smtp::Error(format!(
+                            "SMTP probe exceeded {:.0}s",
+                            deadline.as_secs_f64()
+                        )),
+                        certificate: None,
+                        negotiated: None,
+                    });
+                std::sync::Arc::new(probe)
+            })
+            .await;
+        if hit {
+            Stats::inc(&self.stats.shared_hits);
+        }
+        v
+    }
+
+    async fn mx_uncached(&self, host: &str, addrs: &[IpAddr]) -> MxProbe {
+        let Some(&address) = addrs.first() else {
+            return MxProbe {
+                address: None,
+                smtp: Smtp::Error(format!("no address for {host}")),
+                certificate: None,
+                negotiated: None,
+            };
+        };
+        let fail = |smtp| MxProbe {
+            address: Some(address),
+            smtp,
+            certificate: None,
+            negotiated: None,
+        };
+        let tcp = match self
+            .connect(SocketAddr::new(address, self.cfg.ports.smtp))
+            .await
+        {
+            Ok(t) => t,
+            Err(ProbeError::Refused) => return fail(Smtp::Error("port 25 refused".into())),
+            Err(e) => return fail(Smtp::Error(e.to_string())),
+        };
+        Stats::inc(&self.stats.smtp_sessions);
+        Stats::inc(&self.stats.tls_handshakes);
+        let cfg = &self.cfg;
+        match smtp::starttls(
+            tcp,
+            host,
+            &cfg.ehlo_name,
+            self.tls.smtp.clone(),
+            cfg.step_timeout,
+        )
+        .await
+        {
+            Err(e) => fail(Smtp::Error(e.to_string())),
+            Ok(StarttlsOutcome::NoStarttls(why)) => fail(Smtp::NoStarttls(why)),
+            Ok(StarttlsOutcome::HandshakeFailed(why)) => fail(Smtp::HandshakeFailed(why)),
+            Ok(StarttlsOutcome::Tls(facts)) => {
+                let (finding, _) = certificate(&facts.chain, host, &self.trust, crate::now_secs());
+                MxProbe {
+                    address: Some(address),
+                    certificate: Some(finding),
+                    negotiated: Some(Negotiated {
+                        version: facts.version,
+                        suite: facts.suite,
+                        group: facts.group,
+                        alpn: None,
+                        hello_retry: facts.hello_retry,
+                    }),
+                    smtp: Smtp::Tls {
+                        version: facts.version,
+                        chain: facts.chain,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// The MTA-STS policy fetch of one domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyResult {
+    /// A definite failure (no address, 443 refused, TLS alert).
+    Failed(String),
+    /// Could not measure.
+    Error(String),
+    /// A response over TLS.
+    Fetched {
+        /// Certificate finding for the policy host.
+        certificate: Finding,
+        /// The response.
+        document: Document,
+    },
+}
+
+impl Prober {
+    /// GET `https://<policy_host>/.well-known/mta-sts.txt` at the first of `addresses`,
+    /// redirects not followed (RFC 8461 §3.3), body capped one byte past the policy limit
+    /// (so the evaluator sees "too large").
+    pub async fn mta_sts_policy(&self, policy_host: &str, addresses: &[IpAddr]) -> PolicyResult {
+        let mut addrs = addresses.to_vec();
+        addrs.sort_by_key(|a| a.is_ipv6());
+        let Some(&address) = addrs.first() else {
+            return PolicyResult::Failed(format!("no address for {policy_host}"));
+        };
+        let fut = async {
+            let sa = SocketAddr::new(address, self.cfg.ports.https);
+            let tcp = self.connect(sa).await?;
+            Stats::inc(&self.stats.tls_handshakes);
+            let (stream, facts) = crate::tls::handshake(
+                self.tls.http1.clone(),
+                tcp,
+                policy_host,
+                self.cfg.step_timeout,
+            )
+            .await?;
+            let (cert, _) = certificate(&facts.chain, policy_host, &self.trust, crate::now_secs());
+            Stats::inc(&self.stats.http_requests);
+            let r = http::get(
+                stream,
+                policy_host,
+                "/.well-known/mta-sts.txt",
+                &self.cfg.user_agent,
+                Some(self.cfg.mta_sts_cap + 1),
+                self.cfg.step_timeout,
+            )
+            .await;
+            Ok::<_, ProbeError>((cert, r))
+        };
+        match tokio::time::timeout(self.cfg.host_deadline, fut).await {
+            Err(_) => PolicyResult::Error("MTA-STS policy fetch timed out".into()),
+            Ok(Err(e)) if e.is_definite() => PolicyResult::Failed(e.to_string()),
+            Ok(Err(e)) => PolicyResult::Error(e.to_string()),
+            Ok(Ok((_, Err(ProbeError::BodyTooLarge(_))))) => {
+                PolicyResult::Failed("policy larger than 64 KiB".into())
+            }
+            Ok(Ok((_, Err(e)))) => PolicyResult::Error(e.to_string()),
+            Ok(Ok((certificate, Ok(r)))) => PolicyResult::Fetched {
+                certificate,
+                document: Document {
+                    status: r.status,
+                    content_type: r.header("content-type").map(str::to_string),
+                    body: r.body,
+                },
+            },
+        }
+    }
+}
