@@ -2,13 +2,13 @@
 .PHONY: demo test lint setup
 
 CARGO ?= cargo
-DEMO_DOMAINS ?= 2000
+DEMO_DOMAINS ?= 10000
 DEMO_DIR ?= out/demo
 
 setup:
 	./scripts/setup.sh
 
-# Generate a private internet, bring it up, scan it, show a few domains.
+# The demo pipeline end to end: generate a private internet, bring it up, scan, aggregate, report.
 demo: setup
 	$(CARGO) build --release -p uptake-cli
 	./scripts/demo.sh target/release/uptake $(DEMO_DOMAINS) $(DEMO_DIR)

@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
-# The demo: generate a private internet of N domains, bring it up, scan it, print a few
-# domains' findings and where the Parquet dataset is.
+# The demo: the demo pipeline (pipelines/demo.toml) end to end on a private internet of N
+# domains: generate it (once), bring it up, scan every check, aggregate, write the report, and
+# print where the report is. Rerunning the same day does nothing more than print the path;
+# DEMO_DATE=YYYY-MM-DD runs another date (a second point on the trend lines).
 set -euo pipefail
 uptake=$1 domains=$2 dir=$3
-mkdir -p "$dir"
-rm -rf "$dir/dataset"   # a demo run replaces the previous one
-"$uptake" testbed generate --domains "$domains" --seed 1 --out "$dir/testbed"
-"$uptake" testbed run "$dir/testbed" -- sh -c "
-  set -e
-  '$uptake' scan --targets '$dir/testbed/targets.csv' --out '$dir/dataset' --scan-id demo
-  for d in \$(sed -n '2p;3p;4p' '$dir/testbed/targets.csv' | cut -d, -f1); do
-    '$uptake' check \"\$d\"
-    echo
-  done
-"
-echo "demo: the dataset is in $dir/dataset/scan=demo (open it with duckdb or pyarrow); truth in $dir/testbed/truth.csv"
+[ "$dir" = out/demo ] || { echo "demo: pipelines/demo.toml expects out/demo" >&2; exit 2; }
+if [ ! -f "$dir/testbed/testbed.json" ] || [ "$(cat "$dir/testbed/.domains" 2>/dev/null)" != "$domains" ]; then
+  rm -rf "$dir"
+  "$uptake" testbed generate --domains "$domains" --seed 1 --out "$dir/testbed"
+  echo "$domains" > "$dir/testbed/.domains"
+fi
+"$uptake" validate pipelines/demo.toml
+"$uptake" testbed run "$dir/testbed" -- "$uptake" run pipelines/demo.toml ${DEMO_DATE:+--date "$DEMO_DATE"}
+echo "demo: open $dir/reports/latest/report/index.html (dataset: $dir/dataset, truth: $dir/testbed/truth.csv)"

@@ -465,6 +465,27 @@ pub fn metrics() -> Vec<Metric> {
             note: "HTTPS enforced, valid certificate, TLS 1.2+ only and HSTS >= 1 year, of the \
                    domains with a web host",
         },
+        // --- Routing ---
+        Metric {
+            id: "rpki",
+            title: "RPKI-valid routes for every address",
+            standard: "RPKI",
+            spec: "RFC 6811, RFC 6480",
+            tier: Tier::Check,
+            applies_to: status(
+                Check::Rpki,
+                &[
+                    Status::Valid,
+                    Status::Invalid,
+                    Status::Partial,
+                    Status::NotFound,
+                ],
+            ),
+            adopted: status(Check::Rpki, &[Status::Valid]),
+            note: "every web, mail and name server address covered by a VRP and valid; partial \
+                   (some not found) and invalid count as not adopted; not_applicable (no address \
+                   in the routing tables) is left out",
+        },
     ]
 }
 

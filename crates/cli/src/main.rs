@@ -5,6 +5,7 @@
 
 mod aggregate_cmd;
 mod report_cmd;
+mod run_cmd;
 mod scan_cmd;
 mod testbed_cmd;
 
@@ -49,8 +50,19 @@ enum Command {
     Metrics(aggregate_cmd::MetricsArgs),
     /// Write the static HTML report (index.html, charts as SVG and PNG) from the output of
     /// `uptake aggregate`.
+    ///
     /// Example: uptake report agg --out report
     Report(report_cmd::ReportArgs),
+    /// Run a pipeline file: scan its lists, aggregate, write the report. Rerunning a date
+    /// resumes it or does nothing.
+    ///
+    /// Example: uptake run pipelines/us-gov.toml --date 2026-11-28
+    Run(run_cmd::RunArgs),
+    /// Check a pipeline file without running it (syntax, unknown keys with their line, lists,
+    /// checks, groupings, the output location).
+    ///
+    /// Example: uptake validate pipelines/us-gov.toml
+    Validate(run_cmd::ValidateArgs),
     /// Generate and run the private internet (a test Internet with known ground truth).
     #[command(subcommand)]
     Testbed(testbed_cmd::TestbedCommand),
@@ -70,6 +82,8 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan_cmd::scan(*args),
         Command::Check(args) => scan_cmd::check(args),
         Command::Report(args) => report_cmd::run(args),
+        Command::Run(args) => run_cmd::run(args),
+        Command::Validate(args) => run_cmd::validate(args),
         Command::Schema { markdown } => Ok(scan_cmd::schema(markdown)),
         Command::Aggregate(args) => aggregate_cmd::run(args),
         Command::Metrics(args) => Ok(aggregate_cmd::list(args)),

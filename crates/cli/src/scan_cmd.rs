@@ -144,6 +144,12 @@ pub struct ScanArgs {
     /// "organization name", name).
     #[arg(long, value_name = "NAME")]
     organisation_column: Option<String>,
+    /// Country (ISO 3166 alpha-2) of the targets whose list gives none.
+    #[arg(long, value_name = "CC")]
+    default_country: Option<String>,
+    /// Sector of the targets whose list gives none (an ISIC Rev.4 section letter or a label).
+    #[arg(long, value_name = "SECTOR")]
+    default_sector: Option<String>,
     /// Scan only shard K of N: the targets whose registrable domain hashes (FNV-1a 64) to K
     /// modulo N. N processes with K = 0..N-1 and the same --scan-id and --out together scan
     /// every target exactly once (see docs/scaling.md).
@@ -214,6 +220,8 @@ struct ScanConfig {
     country_column: Option<String>,
     sector_column: Option<String>,
     organisation_column: Option<String>,
+    default_country: Option<String>,
+    default_sector: Option<String>,
     shard: Option<String>,
     resume: Option<bool>,
     concurrency: Option<usize>,
@@ -264,6 +272,8 @@ impl ScanArgs {
         or(&mut self.country_column, c.country_column);
         or(&mut self.sector_column, c.sector_column);
         or(&mut self.organisation_column, c.organisation_column);
+        or(&mut self.default_country, c.default_country);
+        or(&mut self.default_sector, c.default_sector);
         or(&mut self.shard, c.shard);
         self.resume |= c.resume.unwrap_or(false);
         or(&mut self.concurrency, c.concurrency);
@@ -459,6 +469,8 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         country: args.country_column.clone(),
         sector: args.sector_column.clone(),
         organisation: args.organisation_column.clone(),
+        default_country: args.default_country.clone(),
+        default_sector: args.default_sector.clone(),
     };
     opts.connect = args.connect.options()?;
     opts.concurrency = concurrency;

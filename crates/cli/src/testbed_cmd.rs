@@ -11,8 +11,8 @@ use uptake_testbed::generate::{generate, GenerateOptions};
 /// Subcommands of `uptake testbed`.
 #[derive(Subcommand)]
 pub enum TestbedCommand {
-    /// Generate a private internet: zones (signed with ldns), NSD and Unbound configs,
-    /// targets.csv and the ground truth truth.csv.
+    /// Generate a private internet: zones (signed with ldns), NSD, Unbound, nginx and Postfix
+    /// configs, certificates from a testbed CA, targets.csv and the ground truth truth.csv.
     ///
     /// The same --seed and options give byte-identical targets.csv and truth.csv.
     /// Example: uptake testbed generate --domains 2000 --seed 1 --out tb
@@ -34,9 +34,10 @@ pub enum TestbedCommand {
         #[arg(long)]
         rates: Option<PathBuf>,
     },
-    /// Run COMMAND inside the private internet of DIR: starts NSD and Unbound in a new
-    /// network namespace, sets UPTAKE_RESOLVER, stops every server when COMMAND ends and
-    /// exits with COMMAND's exit code.
+    /// Run COMMAND inside the private internet of DIR: starts NSD, Unbound, nginx and Postfix
+    /// in a new network namespace, sets UPTAKE_RESOLVER and UPTAKE_TESTBED_CA (the CA
+    /// certificate of the web and mail hosts), stops every server when COMMAND ends and exits
+    /// with COMMAND's exit code.
     ///
     /// Example: uptake testbed run tb -- dig +dnssec example.nl
     Run {

@@ -115,6 +115,52 @@ impl Check {
         Check::MtaStsRecord,
     ];
 
+    /// The checks that connect to the domain's web hosts (apex and www, ports 80 and 443).
+    pub const WEB: [Check; 10] = [
+        Check::WebIpv6,
+        Check::Https,
+        Check::HttpsRedirect,
+        Check::TlsVersion,
+        Check::TlsCipher,
+        Check::Certificate,
+        Check::PqKex,
+        Check::Hsts,
+        Check::SecurityTxt,
+        Check::SecurityHeaders,
+    ];
+
+    /// The checks that connect to the domain's mail servers (port 25) or its MTA-STS host.
+    pub const MAIL: [Check; 4] = [Check::Starttls, Check::Dane, Check::MtaSts, Check::MxIpv6];
+
+    /// The checks answered from routing tables given to the scan.
+    pub const ROUTING: [Check; 1] = [Check::Rpki];
+
+    /// Expands check ids and the groups `dns`, `web`, `mail`, `routing` and `all` into checks
+    /// in output order, each once. An empty list means `all`.
+    pub fn expand<S: AsRef<str>>(words: &[S]) -> Result<Vec<Check>, UnknownWord> {
+        if words.is_empty() {
+            return Ok(Check::ALL.to_vec());
+        }
+        let mut chosen = Vec::new();
+        for word in words {
+            let group: &[Check] = match word.as_ref().trim() {
+                "all" => &Check::ALL,
+                "dns" => &Check::DNS,
+                "web" => &Check::WEB,
+                "mail" => &Check::MAIL,
+                "routing" => &Check::ROUTING,
+                id => &[id.parse::<Check>().map_err(|_| UnknownWord {
+                    kind: "check or check group (dns, web, mail, routing, all)",
+                    word: id.to_string(),
+                })?],
+            };
+            chosen.extend_from_slice(group);
+        }
+        chosen.sort();
+        chosen.dedup();
+        Ok(chosen)
+    }
+
     /// Whether the check runs after the DNS stage: it needs connections to web or mail servers,
     /// or (rpki) the addresses those stages settle on, looked up in routing tables.
     pub fn needs_connections(self) -> bool {
@@ -426,6 +472,35 @@ pub const SECTORS: [(&str, &str); 6] = [
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn check_groups_partition_all_in_output_order() {
+        let mut grouped: Vec<Check> = [
+            &Check::DNS[..],
+            &Check::WEB[..],
+            &Check::MAIL[..],
+            &Check::ROUTING[..],
+        ]
+        .concat();
+        assert_eq!(grouped.len(), Check::ALL.len());
+        grouped.sort();
+        assert_eq!(
+            grouped,
+            Check::ALL.to_vec(),
+            "declaration order is output order"
+        );
+        assert_eq!(Check::expand::<&str>(&[]).unwrap(), Check::ALL.to_vec());
+        assert_eq!(
+            Check::expand(&["mail", "dns", "web", "routing", "dnssec"]).unwrap(),
+            Check::ALL.to_vec()
+        );
+        assert_eq!(
+            Check::expand(&["starttls", "mx", "starttls"]).unwrap(),
+            [Check::Mx, Check::Starttls]
+        );
+        let err = Check::expand(&["dnsec"]).unwrap_err().to_string();
+        assert!(err.contains("'dnsec'") && err.contains("routing"), "{err}");
+    }
+
     use super::*;
 
     #[test]

@@ -84,7 +84,7 @@ pub struct List {
 #[serde(deny_unknown_fields)]
 pub struct ScanSection {
     /// Checks to run: check ids (`dnssec`, `starttls`, ...) or the groups `dns`, `web`,
-    /// `mail`, `all`. Default `all`.
+    /// `mail`, `routing`, `all`. Default `all`.
     #[serde(default)]
     pub checks: Vec<String>,
     /// Validating resolvers (`ip`, `ip:port`). Default: `$UPTAKE_RESOLVER`, else the system's.
@@ -111,6 +111,12 @@ pub struct ScanSection {
     /// Trust store for certificate checks (PEM); default the system's roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// New web/mail connections per second to one address (default: the scan's, 5).
+    #[serde(default)]
+    pub connection_rate: Option<f64>,
+    /// Web/mail connections open at once to one address (default: the scan's, 4).
+    #[serde(default)]
+    pub connections_per_address: Option<usize>,
 }
 
 /// Where the dataset goes.
@@ -138,12 +144,10 @@ pub struct AggregateSection {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ReportSection {
-    /// Title of the report.
+    /// Groups with fewer applicable domains are drawn grey with n instead of a rate
+    /// (default: `uptake report`'s, 30).
     #[serde(default)]
-    pub title: Option<String>,
-    /// Metric ids to show (default: all).
-    #[serde(default)]
-    pub metrics: Vec<String>,
+    pub min_n: Option<u64>,
 }
 
 /// A pipeline file as written.
@@ -287,7 +291,8 @@ impl Pipeline {
                 }
             }
         }
-        let checks = expand_checks(&file.scan.checks).map_err(|m| invalid("scan.checks", m))?;
+        let checks =
+            Check::expand(&file.scan.checks).map_err(|e| invalid("scan.checks", e.to_string()))?;
         let mut scan = file.scan;
         if let Some(p) = &scan.opt_out {
             let p = base.join(p);
@@ -308,6 +313,20 @@ impl Pipeline {
                 ));
             }
             scan.ca_file = Some(p);
+        }
+        if let Some(rate) = scan.connection_rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(invalid(
+                    "scan.connection_rate",
+                    format!("{rate} is not a positive number of connections per second"),
+                ));
+            }
+        }
+        if scan.connections_per_address == Some(0) {
+            return Err(invalid(
+                "scan.connections_per_address",
+                "must be at least 1".to_string(),
+            ));
         }
         for (i, by) in file.aggregate.by.iter().enumerate() {
             if !GROUPINGS.contains(&by.as_str()) {
@@ -352,43 +371,6 @@ impl Pipeline {
         check_date(date)?;
         Ok(format!("{}-{date}", self.name))
     }
-}
-
-/// Expands check ids and the groups `dns`, `web`, `mail`, `all` (empty means all).
-pub fn expand_checks(words: &[String]) -> Result<Vec<Check>, String> {
-    if words.is_empty() {
-        return Ok(Check::ALL.to_vec());
-    }
-    let mut out = Vec::new();
-    for w in words {
-        let group: Vec<Check> = match w.as_str() {
-            "all" => Check::ALL.to_vec(),
-            "dns" => Check::DNS.to_vec(),
-            "web" => Check::ALL
-                .into_iter()
-                .filter(|c| c.needs_connections() && !is_mail(*c))
-                .collect(),
-            "mail" => Check::ALL.into_iter().filter(|c| is_mail(*c)).collect(),
-            id => vec![id.parse::<Check>().map_err(|_| {
-                format!("'{id}' is not a check id or one of the groups dns, web, mail, all")
-            })?],
-        };
-        for c in group {
-            if !out.contains(&c) {
-                out.push(c);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// The connection checks that concern mail servers.
-fn is_mail(c: Check) -> bool {
-    matches!(
-        c,
-        Check::Starttls | Check::Dane | Check::MtaSts | Check::MxIpv6
-    )
 }
 
 /// Checks a run date: `YYYY-MM-DD`, a real calendar day.
@@ -563,19 +545,5 @@ by = ["country", "country,sector"]
         ] {
             assert!(check_date(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn check_groups() {
-        assert_eq!(expand_checks(&[]).unwrap(), Check::ALL.to_vec());
-        let web = expand_checks(&["web".into()]).unwrap();
-        assert!(web.contains(&Check::Hsts) && !web.contains(&Check::Starttls));
-        let mail = expand_checks(&["mail".into()]).unwrap();
-        assert_eq!(
-            mail,
-            [Check::Starttls, Check::Dane, Check::MtaSts, Check::MxIpv6]
-        );
-        let all: Vec<Check> = expand_checks(&["dns".into(), "web".into(), "mail".into()]).unwrap();
-        assert_eq!(all, Check::ALL.to_vec());
     }
 }

@@ -151,6 +151,10 @@ pub struct Columns {
     pub sector: Option<String>,
     /// Organisation column.
     pub organisation: Option<String>,
+    /// Country of targets whose list gives none (e.g. `US` for the .gov registry).
+    pub default_country: Option<String>,
+    /// Sector of targets whose list gives none (e.g. `O`, public administration).
+    pub default_sector: Option<String>,
 }
 
 const DOMAIN_NAMES: &[&str] = &["domain", "domains", "domain name", "domain_name"];
@@ -303,6 +307,8 @@ pub struct TargetStream {
     pending: VecDeque<Item>,
     seen: HashSet<u64>,
     failed: bool,
+    default_country: Option<String>,
+    default_sector: Option<String>,
 }
 
 impl std::fmt::Debug for TargetStream {
@@ -426,6 +432,8 @@ impl TargetStream {
             pending: VecDeque::new(),
             seen: HashSet::new(),
             failed: false,
+            default_country: columns.default_country.clone(),
+            default_sector: columns.default_sector.clone(),
         })
     }
 
@@ -467,6 +475,8 @@ impl TargetStream {
             pending: VecDeque::new(),
             seen: HashSet::new(),
             failed: false,
+            default_country: columns.default_country.clone(),
+            default_sector: columns.default_sector.clone(),
         })
     }
 
@@ -519,8 +529,14 @@ impl Iterator for TargetStream {
                             Item::Target(Target {
                                 domain,
                                 input: raw.trim().to_string(),
-                                country: record.country.clone(),
-                                sector: record.sector.clone(),
+                                country: record
+                                    .country
+                                    .clone()
+                                    .or_else(|| self.default_country.clone()),
+                                sector: record
+                                    .sector
+                                    .clone()
+                                    .or_else(|| self.default_sector.clone()),
                                 organisation: record.organisation.clone(),
                                 extra: record.extra.clone(),
                             })
@@ -1092,6 +1108,27 @@ mod tests {
         };
         let err = TargetStream::from_bytes("t", text.as_bytes().to_vec(), &cols).unwrap_err();
         assert!(err.to_string().contains("--country-column"), "{err}");
+    }
+
+    #[test]
+    fn defaults_fill_only_what_the_list_leaves_empty() {
+        let text = "domain,country,sector
+a.example,NL,
+b.example,,health
+";
+        let cols = Columns {
+            default_country: Some("US".into()),
+            default_sector: Some("O".into()),
+            ..Default::default()
+        };
+        let s = TargetStream::from_bytes("t", text.as_bytes().to_vec(), &cols).unwrap();
+        let list = collect(s).unwrap();
+        let got: Vec<(Option<&str>, Option<&str>)> = list
+            .targets
+            .iter()
+            .map(|t| (t.country.as_deref(), t.sector.as_deref()))
+            .collect();
+        assert_eq!(got, [(Some("NL"), Some("O")), (Some("US"), Some("health"))]);
     }
 
     #[test]

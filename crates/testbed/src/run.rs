@@ -5,8 +5,10 @@
 //!
 //! * [`run`], in the user's process, checks what it can without starting anything (the
 //!   manifest, the daemons, COMMAND) and re-executes the current binary as
-//!   `unshare --user --map-root-user --net --pid --fork --kill-child [--mount-proc] EXE testbed
-//!   __inside DIR -- COMMAND...`. The inner process is PID 1 of a fresh PID namespace, so when
+//!   `unshare --user --map-root-user --net --pid --fork --kill-child [--map-auto] [--mount-proc]
+//!   EXE testbed __inside DIR -- COMMAND...` (`--map-auto` when the testbed has nginx and
+//!   Postfix, which switch to their own users: it maps uids and gids 1-65535 from
+//!   /etc/subuid and /etc/subgid through newuidmap). The inner process is PID 1 of a fresh PID namespace, so when
 //!   it ends the kernel kills every process left in the namespace: no server outlives a run,
 //!   whatever happens. `unshare` dies with [`run`]'s thread (parent-death signal), and the inner
 //!   process dies with `unshare` (`--kill-child`), so even SIGKILL of the outer process tears the
@@ -14,11 +16,11 @@
 //! * [`run_inside`], PID 1 inside the namespace, puts the manifest's addresses on `lo`, renders
 //!   the config templates into a per-run state directory, starts the servers (each in its own
 //!   process group, so Ctrl-C at the terminal reaches COMMAND but not the servers), waits until
-//!   every server answers on every address (and, for NSD, every configured zone has loaded),
-//!   then runs COMMAND with `UPTAKE_RESOLVER`, `UPTAKE_ALLOW_ADDRESSES` (the testbed's
-//!   ranges, which the scanner's special-address guard refuses otherwise) and
-//!   `UPTAKE_TESTBED_DIR` set, stops the servers
-//!   and removes the state directory.
+//!   every server answers on every address (and, for NSD, every configured zone has loaded;
+//!   nginx and Postfix: every listener is in LISTEN state in /proc/net/tcp{,6}), then runs
+//!   COMMAND with `UPTAKE_RESOLVER`, `UPTAKE_TESTBED_DIR`, `UPTAKE_TESTBED_CA` and
+//!   `UPTAKE_ALLOW_ADDRESSES` (the testbed's ranges, which the scanner's special-address
+//!   guard refuses otherwise) set, stops the servers and removes the state directory.
 //!
 //! Packets never leave the namespace: it has only `lo`.
 
@@ -207,7 +209,7 @@ impl RunError {
 ///
 /// Call it from the main thread of a single-threaded process (before any async runtime): the
 /// `unshare` child gets a parent-death signal tied to the calling thread. Checks the manifest,
-/// the daemons (`nsd`, `unbound`, `ip`, `unshare`) and COMMAND before starting anything, then
+/// the daemons (`nsd`, `unbound`, `nginx`, `postfix`, `ip`, `unshare`, `newuidmap`) and COMMAND before starting anything, then
 /// re-executes the current binary in a new user, network and PID namespace (see the module
 /// docs) and waits for it, ignoring SIGINT meanwhile: Ctrl-C ends COMMAND, and the run then
 /// cleans up and returns its code.

@@ -3,6 +3,7 @@
 mod aggregate;
 mod engine;
 mod harness;
+mod pipeline;
 mod report;
 mod runner;
 mod scan;
