@@ -385,7 +385,7 @@ pub struct Prober {
     pub(crate) tls: tls::Configs,
     pub(crate) web_hosts: cache::SingleFlight<(std::net::IpAddr, String), Arc<WebHostProbe>>,
     pub(crate) mx_hosts: cache::SingleFlight<String, Arc<MxProbe>>,
-    pub(crate) tcp: cache::SingleFlight<SocketAddr, bool>,
+    pub(crate) tcp: cache::SingleFlight<SocketAddr, TcpReach>,
     pub(crate) stats: Stats,
 }
 
@@ -421,16 +421,34 @@ impl Prober {
     }
 
     /// Whether `addr` accepts a TCP connection (connect, then close), shared per address.
-    pub async fn tcp_reachable(&self, addr: SocketAddr) -> bool {
+    pub async fn tcp_reach(&self, addr: SocketAddr) -> TcpReach {
         let (v, hit) = self
             .tcp
-            .get_or_run(addr, || async move { self.connect(addr).await.is_ok() })
+            .get_or_run(addr, || async move {
+                match self.connect(addr).await {
+                    Ok(_) => TcpReach::Open,
+                    // The scan's policy forbade the connection: nothing was learned.
+                    Err(ProbeError::NotAllowed(why)) => TcpReach::NotMeasured(why),
+                    Err(_) => TcpReach::Closed,
+                }
+            })
             .await;
         if hit {
             Stats::inc(&self.stats.shared_hits);
         }
         v
     }
+}
+
+/// What a TCP connection attempt learned about an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpReach {
+    /// The handshake completed.
+    Open,
+    /// Refused, timed out or failed in the network: not reachable from here.
+    Closed,
+    /// No connection was attempted (the scan's policy refused the address): the reason.
+    NotMeasured(String),
 }
 
 /// `fut` within `limit`, else [`ProbeError::Timeout`] naming `step`.

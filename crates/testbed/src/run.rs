@@ -18,9 +18,10 @@
 //!   process group, so Ctrl-C at the terminal reaches COMMAND but not the servers), waits until
 //!   every server answers on every address (and, for NSD, every configured zone has loaded;
 //!   nginx and Postfix: every listener is in LISTEN state in /proc/net/tcp{,6}), then runs
-//!   COMMAND with `UPTAKE_RESOLVER`, `UPTAKE_TESTBED_DIR`, `UPTAKE_TESTBED_CA` and
+//!   COMMAND with `UPTAKE_RESOLVER`, `UPTAKE_TESTBED_DIR`, `UPTAKE_TESTBED_CA`,
 //!   `UPTAKE_ALLOW_ADDRESSES` (the testbed's ranges, which the scanner's special-address
-//!   guard refuses otherwise) set, stops the servers and removes the state directory.
+//!   guard refuses otherwise) and `UPTAKE_IPV6_PROBE` (one of its IPv6 addresses: the
+//!   scanner's IPv6 route self-test) set, stops the servers and removes the state directory.
 //!
 //! Packets never leave the namespace: it has only `lo`.
 
@@ -51,6 +52,10 @@ pub const DIR_ENV: &str = "UPTAKE_TESTBED_DIR";
 /// comma-separated, which `uptake scan` reads as `--allow-addresses`: the testbed lives on
 /// documentation and benchmarking addresses that the scanner refuses by default.
 pub const ALLOW_ENV: &str = "UPTAKE_ALLOW_ADDRESSES";
+
+/// Environment variable naming an address whose route tells the scanner it has IPv6 (one of
+/// the testbed's own: the namespace has no route to the real Internet).
+pub const IPV6_PROBE_ENV: &str = "UPTAKE_IPV6_PROBE";
 
 /// The ranges the generator places everything in (documentation and benchmarking space),
 /// including the addresses of deliberately dead hosts that exist only in DNS answers.
@@ -286,6 +291,14 @@ pub fn run_inside(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
         .env(DIR_ENV, &dir);
     if let Some(ca) = &manifest.ca {
         child.env(CA_ENV, dir.join(ca));
+    }
+    if let Some(v6) = manifest
+        .servers
+        .iter()
+        .flat_map(|s| s.addresses.iter())
+        .find(|a| a.is_ipv6())
+    {
+        child.env(IPV6_PROBE_ENV, format!("[{v6}]:53"));
     }
     let mut child = child.spawn().map_err(|e| RunError::Spawn {
         program: command[0].to_string_lossy().into_owned(),

@@ -400,3 +400,47 @@ fn dns_rate_cap_holds_at_the_resolver() {
         "mean {mean:.0}/s is well under the cap {cap}: the cap, not the scan, should set the pace"
     );
 }
+
+#[test]
+fn without_an_ipv6_route_ipv6_reachability_is_an_error_not_unreachable() {
+    let tb = logging_testbed();
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    // The namespace has no route to f.root-servers.net's address: as on a scanner without
+    // IPv6. The testbed's own probe address (exported by the runner) has one.
+    let script = format!(
+        "set -e
+         UPTAKE_IPV6_PROBE='[2001:500:2f::f]:53' {BIN} scan --quiet --targets {t} --out {d} --scan-id nov6 --connection-rate 1000 --connections-per-address 64 2> {w}/nov6.log
+         {BIN} scan --quiet --targets {t} --out {d} --scan-id v6 --connection-rate 1000 --connections-per-address 64",
+        t = tb.join("targets.csv").display(),
+        d = data.display(),
+        w = work.path().display()
+    );
+    let out = in_testbed(tb, &script);
+    assert!(out.status.success(), "scan failed");
+    let log = std::fs::read_to_string(work.path().join("nov6.log")).unwrap();
+    assert!(log.contains("no route to [2001:500:2f::f]:53"), "{log}");
+    let without = scan_rows(&data, "nov6");
+    let with = scan_rows(&data, "v6");
+    for check in ["ns_ipv6", "web_ipv6", "mx_ipv6"] {
+        let (status, reason) = (format!("{check}_status"), format!("{check}_reason"));
+        // Statuses that need an answer over IPv6 (or its absence) never appear without a route.
+        let judged = |r: &HashMap<String, String>| {
+            ["reachable", "partial", "unreachable", "all", "some"].contains(&r[&status].as_str())
+        };
+        assert_eq!(
+            without.values().filter(|r| judged(r)).count(),
+            0,
+            "{check} judged without an IPv6 route"
+        );
+        let errors = without
+            .values()
+            .filter(|r| r[&status] == "error" && r[&reason].contains("no IPv6 route"))
+            .count();
+        let judged_with_route = with.values().filter(|r| judged(r)).count();
+        assert!(
+            errors > 20 && errors >= judged_with_route,
+            "{check}: {errors} errors naming the missing route, {judged_with_route} judged with one"
+        );
+    }
+}
