@@ -111,6 +111,11 @@ pub struct ProbeConfig {
     /// Bound of each step: TCP connect, TLS handshake, one HTTP response head, one SMTP
     /// reply.
     pub step_timeout: Duration,
+    /// Bound of the SMTP greeting (the 220 banner). Longer than a step: RFC 5321 §4.5.3.2.1
+    /// asks clients to wait 5 minutes for it, servers delay it on purpose (Postfix
+    /// postscreen's pregreet test sends "220-" and waits 6 s by default) or fork a process
+    /// per connection first, and a greeting that comes late is still an answer.
+    pub smtp_greeting_timeout: Duration,
     /// Bound of everything done for one host (all connections of a web host or an MX).
     pub host_deadline: Duration,
     /// EHLO name (identifies the scanner; a name with a contact page).
@@ -155,6 +160,7 @@ impl Default for ProbeConfig {
         ProbeConfig {
             step_timeout: Duration::from_secs(5),
             host_deadline: Duration::from_secs(30),
+            smtp_greeting_timeout: Duration::from_secs(20),
             ehlo_name: "uptake-scanner.invalid".into(),
             user_agent: concat!(
                 "uptake/",

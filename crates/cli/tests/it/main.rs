@@ -7,5 +7,6 @@ mod pipeline;
 mod report;
 mod runner;
 mod scan;
+mod sslyze;
 mod truth;
 mod webmail;
