@@ -11,6 +11,11 @@ mod testbed_cmd;
 
 use std::process::ExitCode;
 
+/// mimalloc rather than glibc malloc: a scan's memory stays near its live size (glibc's
+/// per-thread arenas kept the fragments of every peak; benches/engine.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// Measure how far the Internet's security standards are deployed.

@@ -49,6 +49,10 @@ pub const META_SCAN_ID: &str = "uptake.scan_id";
 pub const FIELD_DOC: &str = "doc";
 /// Maximum rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Default bound on a row group's encoded size in memory. The Parquet writer keeps a row
+/// group's pages and every column's dictionary in memory until the group ends; with wide rows
+/// of record texts 128K rows took over 200 MB, so a group also ends here (32 MiB).
+pub const ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
 /// Zstd compression level of the part files.
 pub const ZSTD_LEVEL: i32 = 1;
 
@@ -306,6 +310,9 @@ pub struct WriterOptions {
     pub batch_rows: usize,
     /// Rows per part file before the writer rolls to a new part (default 1,000,000).
     pub rows_per_part: usize,
+    /// Encoded bytes a row group may hold in memory before it is written out (default
+    /// [`ROW_GROUP_BYTES`]); a row group also ends at [`ROW_GROUP_ROWS`] rows.
+    pub row_group_bytes: usize,
     /// Extra file key-value metadata, e.g. `("uptake.config_hash", ...)`.
     pub key_value_metadata: Vec<(String, String)>,
 }
@@ -315,6 +322,7 @@ impl Default for WriterOptions {
         WriterOptions {
             batch_rows: 8192,
             rows_per_part: 1_000_000,
+            row_group_bytes: ROW_GROUP_BYTES,
             key_value_metadata: vec![],
         }
     }
@@ -349,6 +357,7 @@ pub struct DatasetWriter {
     props: WriterProperties,
     batch_rows: usize,
     rows_per_part: usize,
+    row_group_bytes: usize,
     extra_after: usize,
     n_extra: usize,
     builders: Vec<ColumnBuilder>,
@@ -515,6 +524,7 @@ impl DatasetWriter {
             props,
             batch_rows,
             rows_per_part: options.rows_per_part.max(1),
+            row_group_bytes: options.row_group_bytes.max(1),
             extra_after: extra_after_index(),
             n_extra: extra_columns.len(),
             builders,
@@ -693,7 +703,11 @@ impl DatasetWriter {
         self.buffered = 0;
         let batch =
             RecordBatch::try_new(self.schema.clone(), columns).map_err(arrow_err(&open.tmp))?;
-        open.writer.write(&batch).map_err(pq_err(&open.tmp))
+        open.writer.write(&batch).map_err(pq_err(&open.tmp))?;
+        if open.writer.in_progress_size() >= self.row_group_bytes {
+            open.writer.flush().map_err(pq_err(&open.tmp))?;
+        }
+        Ok(())
     }
 
     fn commit_part(&mut self) -> Result<(), StoreError> {

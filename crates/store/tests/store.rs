@@ -69,6 +69,7 @@ fn opts(batch_rows: usize, rows_per_part: usize) -> WriterOptions {
         batch_rows,
         rows_per_part,
         key_value_metadata: vec![("uptake.config_hash".into(), "abc123".into())],
+        ..WriterOptions::default()
     }
 }
 
@@ -266,6 +267,31 @@ fn rolls_parts_and_reads_directory() {
     let domains = committed_domains(tmp.path(), SCAN).unwrap();
     assert_eq!(domains.len(), 2610);
     assert!(domains.contains("d2599.example") && domains.contains("d3009.example"));
+}
+
+#[test]
+fn row_groups_end_at_the_byte_bound_so_memory_does_not_grow_with_the_part() {
+    let tmp = tempfile::tempdir().unwrap();
+    let row_groups = |o: WriterOptions| {
+        let parts = write(tmp.path(), "0of1", (0..4000).map(row), o);
+        assert_eq!(parts.len(), 1);
+        let file = fs::File::open(&parts[0]).unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        let n = parquet::file::reader::FileReader::metadata(&reader).num_row_groups();
+        fs::remove_dir_all(scan_dir(tmp.path(), SCAN)).unwrap();
+        n
+    };
+    // By default 4,000 rows are far below both bounds: one row group.
+    assert_eq!(row_groups(opts(500, 100_000)), 1);
+    // With a 64 KiB bound the groups end every few batches of 500 rows; the rows are all there.
+    let bounded = WriterOptions {
+        row_group_bytes: 64 * 1024,
+        ..opts(500, 100_000)
+    };
+    let n = row_groups(bounded.clone());
+    assert!((2..=8).contains(&n), "{n} row groups");
+    let parts = write(tmp.path(), "0of1", (0..4000).map(row), bounded);
+    assert_eq!(total_rows(&read_rows(&parts[0]).unwrap()), 4000);
 }
 
 #[test]
