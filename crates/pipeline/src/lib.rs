@@ -117,6 +117,17 @@ pub struct ScanSection {
     /// Web/mail connections open at once to one address (default: the scan's, 4).
     #[serde(default)]
     pub connections_per_address: Option<usize>,
+    /// VRPs (rpki-client / Routinator CSV or JSON), relative to the pipeline file. With
+    /// `prefix_origins` and `ip_asn` (all three or none) the scan measures `rpki` and the
+    /// hosting columns; without them those columns stay null.
+    #[serde(default)]
+    pub vrps: Option<PathBuf>,
+    /// Prefix-to-origin table (CAIDA prefix2as).
+    #[serde(default)]
+    pub prefix_origins: Option<PathBuf>,
+    /// IP-to-ASN/country table (iptoasn.com TSV, or a MaxMind ASN `.mmdb`).
+    #[serde(default)]
+    pub ip_asn: Option<PathBuf>,
 }
 
 /// Where the dataset goes.
@@ -304,15 +315,26 @@ impl Pipeline {
             }
             scan.opt_out = Some(p);
         }
-        if let Some(p) = &scan.ca_file {
-            let p = base.join(p);
-            if !p.is_file() {
-                return Err(invalid(
-                    "scan.ca_file",
-                    format!("{} does not exist", p.display()),
-                ));
+        for (key, file) in [
+            ("scan.ca_file", &mut scan.ca_file),
+            ("scan.vrps", &mut scan.vrps),
+            ("scan.prefix_origins", &mut scan.prefix_origins),
+            ("scan.ip_asn", &mut scan.ip_asn),
+        ] {
+            if let Some(p) = file.as_ref() {
+                let p = base.join(p);
+                if !p.is_file() {
+                    return Err(invalid(key, format!("{} does not exist", p.display())));
+                }
+                *file = Some(p);
             }
-            scan.ca_file = Some(p);
+        }
+        let tables = [&scan.vrps, &scan.prefix_origins, &scan.ip_asn];
+        if tables.iter().any(|t| t.is_some()) && !tables.iter().all(|t| t.is_some()) {
+            return Err(invalid(
+                "scan.vrps",
+                "vrps, prefix_origins and ip_asn go together: give all three or none".into(),
+            ));
         }
         if let Some(rate) = scan.connection_rate {
             if !(rate.is_finite() && rate > 0.0) {

@@ -174,6 +174,25 @@ pub struct DomainAddresses<'a> {
     pub name_servers: &'a [IpAddr],
 }
 
+/// Address lookups of a domain that failed, by role: the reason of each (e.g.
+/// `A of www.example.nl: timeout`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LookupFailures {
+    /// Lookups of the web host's addresses.
+    pub web: Vec<String>,
+    /// Lookups of the MX set or the MX hosts' addresses.
+    pub mail: Vec<String>,
+    /// Lookups of the NS set or the name servers' addresses.
+    pub name_servers: Vec<String>,
+}
+
+impl LookupFailures {
+    /// No lookup failed.
+    pub fn is_empty(&self) -> bool {
+        self.web.is_empty() && self.mail.is_empty() && self.name_servers.is_empty()
+    }
+}
+
 /// RFC 6811 outcome for one address: its route and the state of each origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressValidation<'a> {
@@ -286,6 +305,44 @@ impl RoutingTables {
             addresses: validations.iter().flat_map(|v| v.detail()).collect(),
             hosting,
         }
+    }
+}
+
+impl RoutingTables {
+    /// [`RoutingTables::assess`] for a domain some of whose address lookups failed.
+    ///
+    /// The addresses found are validated and listed. An invalid one makes the domain
+    /// `invalid` (that holds whatever the missing addresses say); otherwise the status is
+    /// `error` naming the failed lookups, since `valid`, `partial` and `not_found` speak for
+    /// every address. Hosting is kept only when its address is certain: the web lookups all
+    /// succeeded (or, with no web address, the mail lookups did).
+    pub fn assess_resolved(
+        &self,
+        addresses: &DomainAddresses<'_>,
+        failures: &LookupFailures,
+    ) -> RpkiAssessment {
+        let mut a = self.assess(addresses);
+        if failures.is_empty() {
+            return a;
+        }
+        let failed: Vec<&str> = [&failures.web, &failures.mail, &failures.name_servers]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let lookups = format!("address lookup failed: {}", failed.join("; "));
+        a.finding = if a.finding.status == Status::Invalid {
+            let known = a.finding.reason.take().unwrap_or_default();
+            Finding::with_reason(Status::Invalid, format!("{known}; {lookups}"))
+        } else {
+            Finding::error(lookups)
+        };
+        let web_known = failures.web.is_empty();
+        let mail_known = failures.mail.is_empty();
+        if !web_known || (addresses.web.is_empty() && !mail_known) {
+            a.hosting = None;
+        }
+        a
     }
 }
 

@@ -6,7 +6,9 @@ use std::net::IpAddr;
 use uptake_model::row::ScanRow;
 use uptake_model::{Check, Status};
 use uptake_routing::synthetic::{self, RouteProfile, WorldError};
-use uptake_routing::{DomainAddresses, HostingSource, Prefix, RoutingTables, Validity};
+use uptake_routing::{
+    DomainAddresses, HostingSource, LookupFailures, Prefix, RoutingTables, Validity,
+};
 
 fn blocks() -> Vec<Prefix> {
     let mut v: Vec<Prefix> = Vec::new();
@@ -208,6 +210,70 @@ fn detail_reason_and_row() {
             uptake_routing::InvalidReason::TooSpecific
         )]
     );
+}
+
+/// Failed address lookups: an invalid address still decides the domain; otherwise `error`
+/// naming the lookups; hosting only when its address is certain.
+#[test]
+fn failed_lookups_give_error_unless_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefixes: Vec<Prefix> = ["192.0.2.0/26", "192.0.2.64/26"]
+        .iter()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let world = synthetic::world(&synthetic::assign(&prefixes), dir.path()).unwrap();
+    let t = RoutingTables::load(
+        &world.vrps,
+        &world.prefix2as,
+        &HostingSource::Iptoasn(world.ip2asn.clone()),
+    )
+    .unwrap();
+    let ips = |s: &[&str]| -> Vec<IpAddr> { s.iter().map(|a| a.parse().unwrap()).collect() };
+    let (valid, invalid) = (ips(&["192.0.2.1"]), ips(&["192.0.2.70"]));
+    let ns_failed = LookupFailures {
+        name_servers: vec!["NS of a.nl: timeout".into()],
+        ..Default::default()
+    };
+    let a = DomainAddresses {
+        web: &valid,
+        ..Default::default()
+    };
+    assert_eq!(t.assess_resolved(&a, &LookupFailures::default()), t.assess(&a));
+    let got = t.assess_resolved(&a, &ns_failed);
+    assert_eq!(got.finding.status, Status::Error);
+    assert_eq!(
+        got.finding.reason.as_deref(),
+        Some("address lookup failed: NS of a.nl: timeout")
+    );
+    assert_eq!(got.addresses, ["192.0.2.1 192.0.2.0/26 AS4200000000 valid"]);
+    assert_eq!(got.hosting.and_then(|h| h.asn), Some(4_200_000_000));
+    let bad = DomainAddresses {
+        web: &valid,
+        mail: &invalid,
+        ..Default::default()
+    };
+    let got = t.assess_resolved(&bad, &ns_failed);
+    assert_eq!(got.finding.status, Status::Invalid);
+    assert!(
+        got.finding.reason.as_deref().unwrap().ends_with("; address lookup failed: NS of a.nl: timeout"),
+        "{:?}",
+        got.finding
+    );
+    let web_failed = LookupFailures {
+        web: vec!["A of www.a.nl: SERVFAIL".into()],
+        ..Default::default()
+    };
+    assert_eq!(t.assess_resolved(&bad, &web_failed).hosting, None);
+    let mail_only = DomainAddresses {
+        mail: &invalid,
+        ..Default::default()
+    };
+    let mail_failed = LookupFailures {
+        mail: vec!["AAAA of mx.a.nl: timeout".into()],
+        ..Default::default()
+    };
+    assert_eq!(t.assess_resolved(&mail_only, &mail_failed).hosting, None);
+    assert!(t.assess_resolved(&mail_only, &ns_failed).hosting.is_some());
 }
 
 #[test]
