@@ -3,7 +3,7 @@
 # the servers of the private internet (NSD, Unbound, ldns tools, dig, iproute2, unshare,
 # nginx-light, Postfix, OpenSSL, curl, uidmap with subordinate ids for root),
 # Chromium (the report test opens the HTML report headless) and a Python venv (.venv) with
-# the test oracles (pyarrow, duckdb).
+# the test oracles (pyarrow, duckdb), and moto's S3-compatible server in .venv-s3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +36,14 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pyarrow, duckdb' 2
   echo "setup: creating .venv with pyarrow and duckdb"
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check pyarrow duckdb
+fi
+
+# An S3-compatible server for the pipeline test that writes its dataset to an object store
+# (moto's server, in its own venv: its dependencies are many and pinned differently).
+if [ ! -x .venv-s3/bin/moto_server ] || ! .venv-s3/bin/python -c 'import boto3' 2>/dev/null; then
+  echo "setup: creating .venv-s3 with moto[server] (an S3-compatible server for tests)"
+  python3 -m venv .venv-s3
+  .venv-s3/bin/pip install -q --disable-pip-version-check 'moto[server]'
 fi
 
 # nginx and Postfix switch to their own users inside the namespace: `unshare --map-auto`

@@ -20,6 +20,10 @@ pub struct ReportArgs {
     /// coloured rate.
     #[arg(long, default_value_t = uptake_report::Options::default().min_n)]
     min_n: u64,
+    /// Groups where more than this percentage of the domains could not be measured (errors,
+    /// left out of the rate) are drawn grey with the rate marked `*`.
+    #[arg(long, value_name = "PERCENT", default_value_t = uptake_report::Options::default().max_error_percent)]
+    max_error_percent: u64,
     /// A target list the scans used, with its date, for the provenance section (repeatable),
     /// e.g. --list "gov-nl.csv, Dutch central government, 2026-10-01".
     #[arg(long = "list", value_name = "TEXT")]
@@ -33,6 +37,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("reading {}", args.aggregates.display()))?;
     let options = uptake_report::Options {
         min_n: args.min_n,
+        max_error_percent: args.max_error_percent,
         lists: args.lists,
     };
     let written = uptake_report::render(&agg, &args.out, &options)

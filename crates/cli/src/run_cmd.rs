@@ -201,6 +201,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(min_n) = pipeline.report.min_n {
         argv.extend(["--min-n".into(), min_n.to_string().into()]);
     }
+    if let Some(max) = pipeline.report.max_error_percent {
+        argv.extend(["--max-error-percent".into(), max.to_string().into()]);
+    }
     stage("report", argv, &args.pipeline)?;
 
     fs::write(&complete, b"").with_context(|| format!("writing {}", complete.display()))?;

@@ -159,6 +159,10 @@ pub struct ReportSection {
     /// (default: `uptake report`'s, 30).
     #[serde(default)]
     pub min_n: Option<u64>,
+    /// Groups where more than this percentage of the domains could not be measured are drawn
+    /// grey with the rate marked `*` (default: `uptake report`'s, 10).
+    #[serde(default)]
+    pub max_error_percent: Option<u64>,
 }
 
 /// A pipeline file as written.

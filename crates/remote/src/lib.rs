@@ -20,10 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use object_store::aws::AmazonS3Builder;
-use object_store::azure::MicrosoftAzureBuilder;
-use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::path::Path as StorePath;
+use object_store::ClientConfigKey;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 /// How long one request to the store may take before it counts as unreachable.
@@ -115,26 +116,29 @@ impl Remote {
         // reqwest is built without a default crypto provider; the process gets ring's (an
         // Err means one is installed already, which is as good).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let options = object_store::ClientOptions::new().with_timeout(REQUEST_TIMEOUT);
+        // The request timeout goes in as one more config key: `with_client_options` would
+        // replace the client options `from_env` read (AWS_ALLOW_HTTP and the like).
+        let timeout = ClientConfigKey::Timeout;
+        let secs = format!("{}s", REQUEST_TIMEOUT.as_secs());
         let store: Arc<dyn ObjectStore> = match parsed.scheme() {
             "s3" => Arc::new(
                 AmazonS3Builder::from_env()
                     .with_url(url)
-                    .with_client_options(options)
+                    .with_config(AmazonS3ConfigKey::Client(timeout), secs)
                     .build()
                     .map_err(|e| bad(e.to_string()))?,
             ),
             "gs" => Arc::new(
                 GoogleCloudStorageBuilder::from_env()
                     .with_url(url)
-                    .with_client_options(options)
+                    .with_config(GoogleConfigKey::Client(timeout), secs)
                     .build()
                     .map_err(|e| bad(e.to_string()))?,
             ),
             "az" => Arc::new(
                 MicrosoftAzureBuilder::from_env()
                     .with_url(url)
-                    .with_client_options(options)
+                    .with_config(AzureConfigKey::Client(timeout), secs)
                     .build()
                     .map_err(|e| bad(e.to_string()))?,
             ),

@@ -354,17 +354,48 @@ fn rate_label(row: &AdoptionRow) -> String {
     label
 }
 
-/// Whether a row has too few applicable domains for a confident colour.
-fn too_few(row: &AdoptionRow, min_n: u64) -> bool {
-    row.applicable.unwrap_or(0) < min_n
+/// When a rate is drawn grey instead of in colour: too few applicable domains, or too many
+/// domains that could not be measured (errors are left out of the rate, and they are rarely
+/// random: a rate over many errors may be far from the truth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caution {
+    /// Fewer applicable domains than this: grey, and n instead of a rate in heat maps.
+    pub min_n: u64,
+    /// More errors than this percentage of applicable + errors: grey, rate marked with `*`.
+    pub max_error_percent: u64,
+}
+
+impl Caution {
+    fn too_few(&self, row: &AdoptionRow) -> bool {
+        row.applicable.unwrap_or(0) < self.min_n
+    }
+
+    fn too_many_errors(&self, row: &AdoptionRow) -> bool {
+        let errors = row.errors.unwrap_or(0);
+        let measured_or_not = row.applicable.unwrap_or(0) + errors;
+        errors * 100 > self.max_error_percent * measured_or_not
+    }
+
+    /// Whether the row's rate is drawn grey.
+    fn grey(&self, row: &AdoptionRow) -> bool {
+        self.too_few(row) || self.too_many_errors(row)
+    }
+
+    /// The legend's sentence on grey.
+    fn legend(&self, what: &str) -> String {
+        format!(
+            "Grey {what}: fewer than {} applicable domains, or more than {} % of the domains could not be measured (errors; marked *): read with care.",
+            self.min_n, self.max_error_percent
+        )
+    }
 }
 
 /// Lays out a chart.
-pub fn layout(chart: &Chart<'_>, min_n: u64) -> Result<Drawing, ReportError> {
+pub fn layout(chart: &Chart<'_>, caution: Caution) -> Result<Drawing, ReportError> {
     font()?;
     Ok(match &chart.body {
-        Body::Bars(bars) => bar_chart(chart, bars, min_n),
-        Body::Heat(heat) => heat_map(chart, heat, min_n),
+        Body::Bars(bars) => bar_chart(chart, bars, caution),
+        Body::Heat(heat) => heat_map(chart, heat, caution),
         Body::Trend(trend) => trend_chart(chart, trend),
     })
 }
@@ -384,7 +415,7 @@ fn rate_axis(d: &mut Drawing, x: impl Fn(f64) -> f64, y0: f64, y1: f64) {
     }
 }
 
-fn bar_chart(chart: &Chart<'_>, bars: &Bars<'_>, min_n: u64) -> Drawing {
+fn bar_chart(chart: &Chart<'_>, bars: &Bars<'_>, caution: Caution) -> Drawing {
     const PITCH: f64 = 22.0;
     const SIZE: f64 = 12.0;
     let mut d = Drawing::new(WIDTH);
@@ -396,7 +427,18 @@ fn bar_chart(chart: &Chart<'_>, bars: &Bars<'_>, min_n: u64) -> Drawing {
         .fold(40.0, f64::max)
         .min(220.0)
         + 8.0;
-    let values: Vec<String> = bars.items.iter().map(|it| rate_label(it.row)).collect();
+    let values: Vec<String> = bars
+        .items
+        .iter()
+        .map(|it| {
+            let mark = if caution.too_many_errors(it.row) {
+                " *"
+            } else {
+                ""
+            };
+            rate_label(it.row) + mark
+        })
+        .collect();
     let value_w = values
         .iter()
         .map(|v| text_width(v, SIZE))
@@ -419,7 +461,7 @@ fn bar_chart(chart: &Chart<'_>, bars: &Bars<'_>, min_n: u64) -> Drawing {
         );
         let row = item.row;
         if let Some(rate) = row.rate.filter(|_| row.available) {
-            let fill = if too_few(row, min_n) { FEW } else { BAR };
+            let fill = if caution.grey(row) { FEW } else { BAR };
             d.rect((x(0.0), cy - 7.0), (x(rate), cy + 7.0), fill);
             if let (Some(lo), Some(hi)) = (row.ci_low, row.ci_high) {
                 d.line(vec![(x(lo), cy), (x(hi), cy)], INK, 1.5);
@@ -433,8 +475,9 @@ fn bar_chart(chart: &Chart<'_>, bars: &Bars<'_>, min_n: u64) -> Drawing {
     let mut y = bottom + 30.0;
     for line in wrap(
         &format!(
-            "Bar: adoption rate. Whisker: 95 % Wilson interval. Grey bar: fewer than {min_n} \
-             applicable domains. n: applicable domains (errors left out)."
+            "Bar: adoption rate. Whisker: 95 % Wilson interval. n: applicable domains (errors \
+             left out). {}",
+            caution.legend("bar")
         ),
         11.0,
         WIDTH - 2.0 * MARGIN,
@@ -460,16 +503,24 @@ fn heat_text(rate: f64) -> RGBColor {
     }
 }
 
-/// A heat-map cell's text: the rate, or n when there are too few domains for a rate.
-fn cell_label(row: &AdoptionRow, min_n: u64) -> String {
+/// A heat-map cell's text: the rate (marked * over too many errors), or n when there are too
+/// few domains for a rate.
+fn cell_label(row: &AdoptionRow, caution: Caution) -> String {
     match row.rate {
         _ if !row.available => "n/a".to_string(),
-        Some(rate) if !too_few(row, min_n) => pct(rate),
+        Some(rate) if !caution.too_few(row) => {
+            let mark = if caution.too_many_errors(row) {
+                "*"
+            } else {
+                ""
+            };
+            format!("{}{mark}", pct(rate))
+        }
         _ => format!("n={}", row.applicable.unwrap_or(0)),
     }
 }
 
-fn heat_map(chart: &Chart<'_>, heat: &Heat<'_>, min_n: u64) -> Drawing {
+fn heat_map(chart: &Chart<'_>, heat: &Heat<'_>, caution: Caution) -> Drawing {
     const CW: f64 = 54.0;
     const CH: f64 = 26.0;
     const SIZE: f64 = 11.0;
@@ -520,14 +571,14 @@ fn heat_map(chart: &Chart<'_>, heat: &Heat<'_>, min_n: u64) -> Drawing {
     for &(i, j, row) in &heat.cells {
         let (cx, cy) = (x0 + CW * j as f64, y0 + CH * i as f64);
         let (fill, ink) = match row.rate {
-            Some(rate) if row.available && !too_few(row, min_n) => {
+            Some(rate) if row.available && !caution.grey(row) => {
                 (heat_colour(rate), heat_text(rate))
             }
             _ => (FEW_CELL, MUTED),
         };
         d.rect((cx + 1.0, cy + 1.0), (cx + CW - 1.0, cy + CH - 1.0), fill);
         d.text_at(
-            cell_label(row, min_n),
+            cell_label(row, caution),
             (cx + CW / 2.0, cy + CH / 2.0),
             SIZE,
             ink,
@@ -558,8 +609,9 @@ fn heat_map(chart: &Chart<'_>, heat: &Heat<'_>, min_n: u64) -> Drawing {
     let mut y = ly + 6.0;
     for line in wrap(
         &format!(
-            "Cells: adoption rate in %. Grey: fewer than {min_n} applicable domains, the cell \
-             shows that number (n) and no rate. Blank: no domains."
+            "Cells: adoption rate in %. {} A cell with too few domains shows n and no rate. \
+             Blank: no domains.",
+            caution.legend("cells")
         ),
         SIZE,
         width - (lx1 + 50.0) - MARGIN,
@@ -704,4 +756,44 @@ fn trend_chart(chart: &Chart<'_>, trend: &Trend<'_>) -> Drawing {
     }
     d.height = yl + MARGIN;
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(applicable: u64, errors: u64) -> AdoptionRow {
+        AdoptionRow {
+            scan: "s".into(),
+            grouping: "all".into(),
+            group: String::new(),
+            metric: "dane".into(),
+            available: true,
+            applicable: Some(applicable),
+            adopted: Some(applicable / 2),
+            rate: Some(0.5),
+            ci_low: Some(0.4),
+            ci_high: Some(0.6),
+            errors: Some(errors),
+            error_rate: Some(errors as f64 / (applicable + errors) as f64),
+        }
+    }
+
+    #[test]
+    fn rates_over_few_domains_or_many_errors_are_grey_and_marked() {
+        let caution = Caution {
+            min_n: 30,
+            max_error_percent: 10,
+        };
+        // 10 % errors exactly is still coloured; one more error is not.
+        assert!(!caution.grey(&row(90, 10)));
+        assert!(caution.grey(&row(89, 11)));
+        assert_eq!(cell_label(&row(89, 11), caution), "50.0*");
+        assert_eq!(cell_label(&row(90, 10), caution), "50.0");
+        // Too few domains: n instead of a rate, whatever the errors.
+        assert!(caution.grey(&row(29, 0)));
+        assert_eq!(cell_label(&row(29, 0), caution), "n=29");
+        // No domain at all is not an error rate of 0/0.
+        assert!(!caution.too_many_errors(&row(0, 0)));
+    }
 }

@@ -14,6 +14,7 @@
 //! row names its aggregate row so the page can be checked against the table.
 
 mod draw;
+pub use draw::Caution;
 mod input;
 pub mod numbers;
 mod page;
@@ -135,15 +136,29 @@ pub enum ReportError {
 pub struct Options {
     /// Groups with fewer applicable domains are drawn grey and labelled with n, not a rate.
     pub min_n: u64,
+    /// Groups where more than this percentage of the domains could not be measured are drawn
+    /// grey and their rate marked `*`.
+    pub max_error_percent: u64,
     /// The target lists the scans used, with their dates, as the provenance section states
     /// them (the aggregates do not record them).
     pub lists: Vec<String>,
+}
+
+impl Options {
+    /// When charts draw a rate grey.
+    pub fn caution(&self) -> Caution {
+        Caution {
+            min_n: self.min_n,
+            max_error_percent: self.max_error_percent,
+        }
+    }
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             min_n: 30,
+            max_error_percent: 10,
             lists: vec![],
         }
     }
@@ -183,7 +198,7 @@ pub fn render(agg: &Aggregates, out: &Path, options: &Options) -> Result<Written
             v.charts
                 .par_iter()
                 .map(|chart| {
-                    let drawing = draw::layout(chart, options.min_n)?;
+                    let drawing = draw::layout(chart, options.caution())?;
                     let fail = |reason: String| ReportError::Chart {
                         file: chart.file.clone(),
                         reason,

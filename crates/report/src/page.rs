@@ -329,7 +329,7 @@ pub fn index_html(
 }
 
 fn provenance(out: &mut String, agg: &Aggregates, options: &Options) {
-    let min_n = options.min_n;
+    let (min_n, max_err) = (options.min_n, options.max_error_percent);
     let meta = &agg.meta;
     let file = agg
         .table_path
@@ -341,7 +341,8 @@ fn provenance(out: &mut String, agg: &Aggregates, options: &Options) {
         "<section id=\"provenance\"><h2>Provenance</h2><p>Numbers from <code>{}</code>, \
          written by {}; definitions from <code>adoption.json</code>. Report drawn by uptake {}. \
          Cells and bars over fewer than {min_n} applicable domains are grey and show n instead \
-         of a coloured rate.</p>",
+         of a coloured rate; those where more than {max_err} % of the domains could not be \
+         measured (errors, which are left out of the rate) are grey and marked *.</p>",
         esc(&file),
         esc(if meta.generated_by.is_empty() {
             "(not recorded)"

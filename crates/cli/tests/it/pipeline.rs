@@ -1,6 +1,8 @@
 //! `uptake validate` and `uptake run`: the example pipelines are valid, bad pipelines fail
 //! before any scanning, and the demo pipeline runs end to end on the private internet into a
-//! report whose numbers are the aggregate table's and which opens in headless Chromium.
+//! report whose numbers are the aggregate table's and which opens in headless Chromium; a
+//! pipeline whose dataset is in an S3-compatible store (moto, on the testbed's loopback)
+//! uploads its scans and reads earlier ones back.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -240,4 +242,102 @@ fn demo_pipeline_runs_end_to_end_into_a_report() {
     );
     let html = fs::read_to_string(out.join("reports/2026-12-05/report/index.html")).unwrap();
     assert!(html.contains("dnssec-trend"), "trend charts with two scans");
+}
+
+/// moto's S3-compatible server and its Python (with boto3), from `.venv-s3` (made by
+/// scripts/setup.sh, which `make test` runs).
+fn s3_server() -> (PathBuf, PathBuf) {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-s3/bin");
+    let server = bin.join("moto_server");
+    assert!(
+        server.exists(),
+        "{} is missing: run scripts/setup.sh (make test does)",
+        server.display()
+    );
+    (server, bin.join("python"))
+}
+
+#[test]
+fn pipeline_with_an_s3_dataset_uploads_its_scans_and_reads_earlier_ones_back() {
+    let (server, py) = s3_server();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    // A short list: this test is about the object store, not the checks.
+    let targets = fs::read_to_string(testbed().join("targets.csv")).unwrap();
+    let list: Vec<&str> = targets.lines().take(151).collect();
+    fs::write(dir.join("list.csv"), list.join("\n") + "\n").unwrap();
+    let pipeline = dir.join("p.toml");
+    fs::write(
+        &pipeline,
+        "name = \"s3t\"\n[[lists]]\npath = \"list.csv\"\n[scan]\nchecks = [\"dns\"]\n\
+         [output]\ndataset = \"s3://uptake-test/datasets/s3t\"\nreports = \"reports\"\n",
+    )
+    .unwrap();
+    let keys = dir.join("keys.txt");
+    let endpoint = "http://127.0.0.1:9000";
+    let s3 = format!(
+        "import boto3; s3 = boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='t', aws_secret_access_key='t')"
+    );
+    // The server runs inside the private internet's namespace (its loopback is not the
+    // host's), for the whole script: moto keeps its objects in memory.
+    let script = format!(
+        "set -e
+         {server} -H 127.0.0.1 -p 9000 > {dir}/moto.log 2>&1 & moto=$!
+         trap 'kill $moto' EXIT
+         for i in $(seq 100); do {py} -c \"{s3}; s3.list_buckets()\" 2>/dev/null && break; sleep 0.2; done
+         {py} -c \"{s3}; s3.create_bucket(Bucket='uptake-test')\"
+         {bin} run {p} --date 2026-11-28 --quiet
+         # Another machine (or a fresh container): only the store has the first scan.
+         rm -rf {dir}/.uptake-staging
+         {bin} run {p} --date 2026-12-05 --quiet
+         {py} -c \"{s3}; print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket='uptake-test')['Contents']))\" > {keys}",
+        server = server.display(),
+        py = py.display(),
+        dir = dir.display(),
+        bin = env!("CARGO_BIN_EXE_uptake"),
+        p = pipeline.display(),
+        keys = keys.display(),
+    );
+    let o = run(uptake()
+        .args(["testbed", "run"])
+        .arg(testbed())
+        .args(["--", "sh", "-c", &script])
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", "t")
+        .env("AWS_SECRET_ACCESS_KEY", "t")
+        .env("AWS_REGION", "us-east-1"));
+    assert!(
+        o.status.success(),
+        "{}\nmoto: {}",
+        stderr(&o),
+        fs::read_to_string(dir.join("moto.log")).unwrap_or_default()
+    );
+    let keys = fs::read_to_string(&keys).unwrap();
+    for date in ["2026-11-28", "2026-12-05"] {
+        let scan = format!("datasets/s3t/scan=s3t-{date}/");
+        let files: Vec<&str> = keys.lines().filter(|k| k.starts_with(&scan)).collect();
+        assert!(
+            files.iter().any(|k| k.ends_with("/_SUCCESS")),
+            "no _SUCCESS for {date} in the store: {keys}"
+        );
+        assert!(
+            files.iter().any(|k| k.ends_with(".parquet")),
+            "no part for {date} in the store: {keys}"
+        );
+    }
+    // The second run read the first scan back from the store: its aggregates have both.
+    let agg = uptake_report::load(&dir.join("reports/2026-12-05/aggregates")).unwrap();
+    let scans: std::collections::BTreeSet<&str> =
+        agg.rows.iter().map(|r| r.scan.as_str()).collect();
+    assert_eq!(
+        scans.into_iter().collect::<Vec<_>>(),
+        ["s3t-2026-11-28", "s3t-2026-12-05"]
+    );
+    let all = agg
+        .rows
+        .iter()
+        .find(|r| r.grouping == "all" && r.metric == "dnssec" && r.scan == "s3t-2026-11-28")
+        .unwrap();
+    assert_eq!(all.applicable.unwrap() + all.errors.unwrap(), 150);
 }
