@@ -238,7 +238,10 @@ fn failed_lookups_give_error_unless_invalid() {
         web: &valid,
         ..Default::default()
     };
-    assert_eq!(t.assess_resolved(&a, &LookupFailures::default()), t.assess(&a));
+    assert_eq!(
+        t.assess_resolved(&a, &LookupFailures::default()),
+        t.assess(&a)
+    );
     let got = t.assess_resolved(&a, &ns_failed);
     assert_eq!(got.finding.status, Status::Error);
     assert_eq!(
@@ -255,7 +258,11 @@ fn failed_lookups_give_error_unless_invalid() {
     let got = t.assess_resolved(&bad, &ns_failed);
     assert_eq!(got.finding.status, Status::Invalid);
     assert!(
-        got.finding.reason.as_deref().unwrap().ends_with("; address lookup failed: NS of a.nl: timeout"),
+        got.finding
+            .reason
+            .as_deref()
+            .unwrap()
+            .ends_with("; address lookup failed: NS of a.nl: timeout"),
         "{:?}",
         got.finding
     );

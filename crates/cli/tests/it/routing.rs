@@ -174,7 +174,11 @@ fn bad_routing_inputs_fail_before_the_scan() {
     assert!(err.contains(&format!("{}:3", vrps.display())), "{err}");
 
     let good_vrps = w.join("good.csv");
-    std::fs::write(&good_vrps, "ASN,IP Prefix,Max Length,Trust Anchor\nAS64500,192.0.2.0/24,24,ta\n").unwrap();
+    std::fs::write(
+        &good_vrps,
+        "ASN,IP Prefix,Max Length,Trust Anchor\nAS64500,192.0.2.0/24,24,ta\n",
+    )
+    .unwrap();
     let (ok, err, wrote) = scan_with(
         w,
         &[

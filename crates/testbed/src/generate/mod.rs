@@ -627,7 +627,10 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
         servers: manifest_servers,
         resolver: format!("{}:53", RESOLVER[0]),
         ca: Some(PathBuf::from(pki::CA_FILE)),
-        routing: Some(crate::manifest::RoutingFiles::relative_to(out, &routing_world)),
+        routing: Some(crate::manifest::RoutingFiles::relative_to(
+            out,
+            &routing_world,
+        )),
     };
     manifest.save(out).map_err(|e| GenerateError::io(out, e))?;
     Ok(Summary {

@@ -49,10 +49,7 @@ fn push(v: &mut Vec<IpAddr>, a: IpAddr) {
 pub fn domain_addresses(profiles: &[Profile], i: usize) -> Addresses {
     let p = &profiles[i];
     let mut out = Addresses::default();
-    let (v4, v6) = (
-        IpAddr::V4(p.web_server.v4),
-        IpAddr::V6(p.web_server.v6),
-    );
+    let (v4, v6) = (IpAddr::V4(p.web_server.v4), IpAddr::V6(p.web_server.v6));
     push(&mut out.web, v4);
     if p.apex_aaaa {
         push(&mut out.web, v6);
