@@ -3,7 +3,8 @@
 # the servers of the private internet (NSD, Unbound, ldns tools, dig, iproute2, unshare,
 # nginx-light, Postfix, OpenSSL, curl, uidmap with subordinate ids for root),
 # Chromium (the report test opens the HTML report headless) and a Python venv (.venv) with
-# the test oracles (pyarrow, duckdb), and moto's S3-compatible server in .venv-s3.
+# the test oracles (pyarrow, duckdb), moto's S3-compatible server in .venv-s3, sslyze in
+# .venv-sslyze and checkdmarc in .venv-checkdmarc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +45,20 @@ if [ ! -x .venv-s3/bin/moto_server ] || ! .venv-s3/bin/python -c 'import boto3' 
   echo "setup: creating .venv-s3 with moto[server] (an S3-compatible server for tests)"
   python3 -m venv .venv-s3
   .venv-s3/bin/pip install -q --disable-pip-version-check 'moto[server]'
+fi
+
+# Independent oracles for the web and mail checks, each in its own venv (their pinned
+# dependencies conflict: checkdmarc needs cryptography >= 50, sslyze < 47): sslyze for the TLS
+# versions a host accepts, checkdmarc for SPF, DMARC and MTA-STS.
+if [ ! -x .venv-sslyze/bin/python ] || ! .venv-sslyze/bin/python -c 'import sslyze' 2>/dev/null; then
+  echo "setup: creating .venv-sslyze with sslyze"
+  python3 -m venv .venv-sslyze
+  .venv-sslyze/bin/pip install -q --disable-pip-version-check sslyze
+fi
+if [ ! -x .venv-checkdmarc/bin/checkdmarc ]; then
+  echo "setup: creating .venv-checkdmarc with checkdmarc"
+  python3 -m venv .venv-checkdmarc
+  .venv-checkdmarc/bin/pip install -q --disable-pip-version-check checkdmarc
 fi
 
 # nginx and Postfix switch to their own users inside the namespace: `unshare --map-auto`

@@ -36,6 +36,13 @@ pub struct DnsArgs {
         value_name = "CIDR"
     )]
     allow_addresses: Vec<String>,
+    /// An address on the IPv6 Internet whose route tells whether this host can reach IPv6 at
+    /// all (looked up, never contacted). Without a route every IPv6 reachability check
+    /// (ns_ipv6, web_ipv6, mx_ipv6) is an `error`, not "unreachable". The private internet
+    /// sets $UPTAKE_IPV6_PROBE to one of its own addresses [default: [2001:500:2f::f]:53,
+    /// f.root-servers.net].
+    #[arg(long, env = "UPTAKE_IPV6_PROBE", value_name = "ADDR")]
+    ipv6_probe: Option<String>,
 }
 
 /// Routing tables for `rpki` and the hosting columns, shared by `scan` and `check`. Given
@@ -304,6 +311,7 @@ struct ScanConfig {
     dns_timeout: Option<f64>,
     dns_attempts: Option<u32>,
     allow_addresses: Option<Vec<String>>,
+    ipv6_probe: Option<String>,
     checks: Option<Vec<CheckGroup>>,
     ca_file: Option<PathBuf>,
     ehlo_name: Option<String>,
@@ -364,6 +372,7 @@ impl ScanArgs {
         if self.dns.allow_addresses.iter().all(|r| r.trim().is_empty()) {
             self.dns.allow_addresses = c.allow_addresses.unwrap_or_default();
         }
+        or(&mut self.dns.ipv6_probe, c.ipv6_probe);
         if self.connect.checks.is_empty() {
             self.connect.checks = c.checks.unwrap_or_default();
         }
@@ -480,8 +489,15 @@ fn base_options(dns: &DnsArgs, scan_id: &str) -> anyhow::Result<ScanOptions> {
     let allowed = uptake_policy::parse_prefixes(&dns.allow_addresses.join(","))
         .map_err(|e| anyhow::anyhow!("--allow-addresses: {e}"))?;
     let always: Vec<IpAddr> = opts.resolvers.iter().map(SocketAddr::ip).collect();
+    let mut guard = uptake_policy::AddressGuard::new(&allowed, &always);
+    let probe = dns.ipv6_probe.as_deref().unwrap_or("[2001:500:2f::f]:53");
+    let probe = parse_resolver(probe).map_err(|e| anyhow::anyhow!("--ipv6-probe: {e}"))?;
+    if let Err(why) = uptake_policy::ipv6_route(probe) {
+        eprintln!("warning: {why}: IPv6 reachability (ns_ipv6, web_ipv6, mx_ipv6) will be `error`");
+        guard.without_ipv6(why);
+    }
     opts.policy = uptake_policy::Policy::new(
-        uptake_policy::AddressGuard::new(&allowed, &always),
+        guard,
         uptake_policy::OptOut::default(),
         uptake_policy::LimiterConfig::default(),
         uptake_policy::Identity::default(),

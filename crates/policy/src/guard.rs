@@ -61,6 +61,15 @@ pub enum Refusal {
         /// What the range is for.
         name: &'static str,
     },
+    /// The scanning host has no route to the IPv6 Internet, so an IPv6 address can be
+    /// neither reached nor judged unreachable.
+    #[error("{address}: this scanner has no IPv6 route ({reason}); IPv6 not measured")]
+    NoIpv6Route {
+        /// The address.
+        address: IpAddr,
+        /// What the route self-test said.
+        reason: String,
+    },
     /// The address is in a prefix of the opt-out list.
     #[error("{address} is opted out ({prefix} in the opt-out list); not contacted")]
     OptedOut {
@@ -82,6 +91,7 @@ pub struct AddressGuard {
     allowed: Vec<IpNet>,
     always: HashSet<IpAddr>,
     opted_out: Vec<IpNet>,
+    no_ipv6_route: Option<String>,
 }
 
 impl Default for AddressGuard {
@@ -103,7 +113,14 @@ impl AddressGuard {
             allowed: allowed.to_vec(),
             always: always.iter().copied().collect(),
             opted_out: vec![],
+            no_ipv6_route: None,
         }
+    }
+
+    /// Refuses every IPv6 address (but explicitly given resolvers) from now on: the scanning
+    /// host has no IPv6 route, for `reason` (see [`ipv6_route`]).
+    pub fn without_ipv6(&mut self, reason: String) {
+        self.no_ipv6_route = Some(reason);
     }
 
     /// Adds opted-out prefixes (they win over everything).
@@ -120,7 +137,16 @@ impl AddressGuard {
                 prefix: *prefix,
             });
         }
-        if self.always.contains(&address) || self.allowed.iter().any(|p| p.contains(&address)) {
+        if self.always.contains(&address) {
+            return Ok(());
+        }
+        if let (IpAddr::V6(_), Some(reason)) = (address, &self.no_ipv6_route) {
+            return Err(Refusal::NoIpv6Route {
+                address,
+                reason: reason.clone(),
+            });
+        }
+        if self.allowed.iter().any(|p| p.contains(&address)) {
             return Ok(());
         }
         match self.special.iter().find(|(p, _)| p.contains(&address)) {
@@ -132,6 +158,16 @@ impl AddressGuard {
             None => Ok(()),
         }
     }
+}
+
+/// Whether this host has a route to `probe` (an address on the IPv6 Internet): a UDP socket is
+/// connected to it, which looks the route up and sends nothing. A scanner without IPv6
+/// connectivity must not report every IPv6 address as unreachable.
+pub fn ipv6_route(probe: std::net::SocketAddr) -> Result<(), String> {
+    let socket = std::net::UdpSocket::bind("[::]:0").map_err(|e| format!("no IPv6 socket: {e}"))?;
+    socket
+        .connect(probe)
+        .map_err(|e| format!("no route to {probe}: {e}"))
 }
 
 /// An IPv4-mapped IPv6 address is judged as the IPv4 address it carries.
@@ -166,6 +202,20 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn without_an_ipv6_route_every_ipv6_address_is_refused_but_the_resolvers() {
+        let mut g = AddressGuard::new(&["2001:db8::/32".parse().unwrap()], &[ip("2001:db8::53")]);
+        g.without_ipv6("no route to [2001:500:2f::f]:53".into());
+        let err = g.check(ip("2001:db8::1")).unwrap_err();
+        assert!(matches!(err, Refusal::NoIpv6Route { .. }), "{err:?}");
+        assert!(err.to_string().contains("no IPv6 route"), "{err}");
+        assert!(g.check(ip("2a00:1450::1")).is_err());
+        assert!(g.check(ip("2001:db8::53")).is_ok());
+        assert!(g.check(ip("8.8.8.8")).is_ok());
+        // An IPv4-mapped address travels over IPv4.
+        assert!(g.check(ip("::ffff:8.8.8.8")).is_ok());
     }
 
     #[test]

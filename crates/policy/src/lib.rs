@@ -14,7 +14,7 @@ mod guard;
 mod limiter;
 mod optout;
 
-pub use guard::{parse_prefixes, AddressGuard, Refusal, SPECIAL_PURPOSE};
+pub use guard::{ipv6_route, parse_prefixes, AddressGuard, Refusal, SPECIAL_PURPOSE};
 pub use limiter::{ConnectionLimiter, ConnectionPermit, LimiterConfig};
 pub use optout::{OptOut, OptOutError};
 

@@ -111,6 +111,11 @@ pub struct ProbeConfig {
     /// Bound of each step: TCP connect, TLS handshake, one HTTP response head, one SMTP
     /// reply.
     pub step_timeout: Duration,
+    /// Bound of the SMTP greeting (the 220 banner). Longer than a step: RFC 5321 §4.5.3.2.1
+    /// asks clients to wait 5 minutes for it, servers delay it on purpose (Postfix
+    /// postscreen's pregreet test sends "220-" and waits 6 s by default) or fork a process
+    /// per connection first, and a greeting that comes late is still an answer.
+    pub smtp_greeting_timeout: Duration,
     /// Bound of everything done for one host (all connections of a web host or an MX).
     pub host_deadline: Duration,
     /// EHLO name (identifies the scanner; a name with a contact page).
@@ -155,6 +160,7 @@ impl Default for ProbeConfig {
         ProbeConfig {
             step_timeout: Duration::from_secs(5),
             host_deadline: Duration::from_secs(30),
+            smtp_greeting_timeout: Duration::from_secs(20),
             ehlo_name: "uptake-scanner.invalid".into(),
             user_agent: concat!(
                 "uptake/",
@@ -379,7 +385,7 @@ pub struct Prober {
     pub(crate) tls: tls::Configs,
     pub(crate) web_hosts: cache::SingleFlight<(std::net::IpAddr, String), Arc<WebHostProbe>>,
     pub(crate) mx_hosts: cache::SingleFlight<String, Arc<MxProbe>>,
-    pub(crate) tcp: cache::SingleFlight<SocketAddr, bool>,
+    pub(crate) tcp: cache::SingleFlight<SocketAddr, TcpReach>,
     pub(crate) stats: Stats,
 }
 
@@ -415,16 +421,34 @@ impl Prober {
     }
 
     /// Whether `addr` accepts a TCP connection (connect, then close), shared per address.
-    pub async fn tcp_reachable(&self, addr: SocketAddr) -> bool {
+    pub async fn tcp_reach(&self, addr: SocketAddr) -> TcpReach {
         let (v, hit) = self
             .tcp
-            .get_or_run(addr, || async move { self.connect(addr).await.is_ok() })
+            .get_or_run(addr, || async move {
+                match self.connect(addr).await {
+                    Ok(_) => TcpReach::Open,
+                    // The scan's policy forbade the connection: nothing was learned.
+                    Err(ProbeError::NotAllowed(why)) => TcpReach::NotMeasured(why),
+                    Err(_) => TcpReach::Closed,
+                }
+            })
             .await;
         if hit {
             Stats::inc(&self.stats.shared_hits);
         }
         v
     }
+}
+
+/// What a TCP connection attempt learned about an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpReach {
+    /// The handshake completed.
+    Open,
+    /// Refused, timed out or failed in the network: not reachable from here.
+    Closed,
+    /// No connection was attempted (the scan's policy refused the address): the reason.
+    NotMeasured(String),
 }
 
 /// `fut` within `limit`, else [`ProbeError::Timeout`] naming `step`.

@@ -88,16 +88,18 @@ async fn command<S: AsyncRead + AsyncWrite + Unpin>(
     .await?
 }
 
-/// Runs the session over a connected `stream` to MX `host`.
+/// Runs the session over a connected `stream` to MX `host`: the greeting within `greeting`,
+/// every later reply and the handshake within `step`.
 pub async fn starttls(
     stream: crate::Connection,
     host: &str,
     ehlo_name: &str,
     tls: Arc<rustls::ClientConfig>,
+    greeting: std::time::Duration,
     step: std::time::Duration,
 ) -> Result<StarttlsOutcome, ProbeError> {
     let mut r = BufReader::new(stream);
-    let banner = crate::within(step, "SMTP banner", read_reply(&mut r)).await??;
+    let banner = crate::within(greeting, "SMTP banner", read_reply(&mut r)).await??;
     if banner.code != 220 {
         return Err(ProbeError::Smtp(format!(
             "banner {} {}",

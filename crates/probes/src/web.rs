@@ -559,6 +559,7 @@ impl Prober {
             host,
             &cfg.ehlo_name,
             self.tls.smtp.clone(),
+            cfg.smtp_greeting_timeout,
             cfg.step_timeout,
         )
         .await

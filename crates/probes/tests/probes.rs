@@ -33,6 +33,7 @@ fn config(https: SocketAddr, http: SocketAddr, smtp: SocketAddr) -> ProbeConfig 
     let mut c = ProbeConfig {
         step_timeout: Duration::from_secs(2),
         host_deadline: Duration::from_secs(8),
+        smtp_greeting_timeout: Duration::from_secs(3),
         ehlo_name: "scanner.test".into(),
         ..Default::default()
     };

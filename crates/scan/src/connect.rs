@@ -22,7 +22,7 @@ use uptake_checks::{self as checks, Lookup};
 use uptake_dns::{RData, RecordType};
 use uptake_model::row::ScanRow;
 use uptake_model::{Finding, Status};
-use uptake_probes::{PolicyResult, Prober, Resolve, WebHostProbe};
+use uptake_probes::{PolicyResult, Prober, Resolve, TcpReach, WebHostProbe};
 
 use crate::resolve::{classify, DomainDns};
 
@@ -223,9 +223,14 @@ async fn web(dns: &DomainDns<'_>, prober: &Prober, domain: &str) -> Web {
         prober.web_host(address, &host, &resolver),
         ipv6_reach(prober, &host_aaaa, &web_ports)
     );
-    let (f, v6_ev) = checks::web::web_ipv6(&v6);
-    findings.web_ipv6 = Some(f);
-    ev.ipv6_addresses = v6_ev;
+    match v6 {
+        Ok(v6) => {
+            let (f, v6_ev) = checks::web::web_ipv6(&v6);
+            findings.web_ipv6 = Some(f);
+            ev.ipv6_addresses = v6_ev;
+        }
+        Err(why) => findings.web_ipv6 = Some(Finding::error(format!("not measured: {why}"))),
+    }
     evaluate_web(&probe, &host, &mut findings, &mut ev);
     Web {
         findings,
@@ -234,30 +239,38 @@ async fn web(dns: &DomainDns<'_>, prober: &Prober, domain: &str) -> Web {
 }
 
 /// AAAA with, per address, whether any of `ports` accepts TCP.
+/// TCP reachability of each IPv6 address on the first of `ports` that answers; `Err` when an
+/// address could not be tried at all (the scan's policy refused it), so that the check is an
+/// error and not "unreachable".
 async fn ipv6_reach(
     prober: &Prober,
     aaaa: &Lookup<Ipv6Addr>,
     ports: &[u16],
-) -> Lookup<(Ipv6Addr, bool)> {
-    match aaaa {
-        Lookup::Failed(e) => Lookup::Failed(e.clone()),
-        Lookup::NoData => Lookup::NoData,
-        Lookup::NxDomain => Lookup::NxDomain,
-        Lookup::Data(addrs) => Lookup::Data(
-            futures::future::join_all(addrs.iter().map(|a| async move {
-                for port in ports {
-                    if prober
-                        .tcp_reachable(SocketAddr::new(IpAddr::V6(*a), *port))
-                        .await
-                    {
-                        return (*a, true);
-                    }
-                }
-                (*a, false)
-            }))
-            .await,
-        ),
-    }
+) -> Result<Lookup<(Ipv6Addr, bool)>, String> {
+    let addrs = match aaaa {
+        Lookup::Failed(e) => return Ok(Lookup::Failed(e.clone())),
+        Lookup::NoData => return Ok(Lookup::NoData),
+        Lookup::NxDomain => return Ok(Lookup::NxDomain),
+        Lookup::Data(addrs) => addrs,
+    };
+    let per_address = futures::future::join_all(addrs.iter().map(|a| async move {
+        for port in ports {
+            match prober
+                .tcp_reach(SocketAddr::new(IpAddr::V6(*a), *port))
+                .await
+            {
+                TcpReach::Open => return Ok((*a, true)),
+                TcpReach::Closed => {}
+                TcpReach::NotMeasured(why) => return Err(format!("{a}: {why}")),
+            }
+        }
+        Ok((*a, false))
+    }))
+    .await;
+    per_address
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map(Lookup::Data)
 }
 
 /// The web findings from one web-host probe.
@@ -501,9 +514,16 @@ async fn mx_checks(
     let d = checks::mail::dane::dane(&dane_in);
     ev.dane_mx_secure = d.mx_secure;
     ev.dane_tlsa = d.records;
-    let v6: Vec<Lookup<(Ipv6Addr, bool)>> = per_mx.into_iter().map(|(_, _, v)| v).collect();
-    let (mx_ipv6, reachable) = checks::mail::mx_ipv6(&v6);
-    ev.mx_ipv6_reachable = reachable;
+    let v6: Result<Vec<Lookup<(Ipv6Addr, bool)>>, String> =
+        per_mx.into_iter().map(|(_, _, v)| v).collect();
+    let mx_ipv6 = match v6 {
+        Ok(v6) => {
+            let (finding, reachable) = checks::mail::mx_ipv6(&v6);
+            ev.mx_ipv6_reachable = reachable;
+            finding
+        }
+        Err(why) => Finding::error(format!("not measured: {why}")),
+    };
     (s.finding, d.finding, mx_ipv6, ev)
 }
 

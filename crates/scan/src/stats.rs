@@ -266,7 +266,16 @@ impl ScanSummary {
                 "dropped_mismatched": st.dropped_mismatched,
                 "domain_retries": self.live.dns_retries,
             },
-            "connections": 0,
+            // The web and mail probes' counters; null when the scan ran no connected checks.
+            "probes": self.probe_stats.map(|p| serde_json::json!({
+                "connects": p.connects,
+                "tls_handshakes": p.tls_handshakes,
+                "tls_handshakes_per_s": p.tls_handshakes as f64 / secs,
+                "raw_hellos": p.raw_hellos,
+                "http_requests": p.http_requests,
+                "smtp_sessions": p.smtp_sessions,
+                "shared_hits": p.shared_hits,
+            })),
             "duration_ms": {
                 "mean": self.live.total_duration_ms.checked_div(self.domains).unwrap_or(0),
                 "p50_at_most": self.live.duration_quantile_ms(0.5),

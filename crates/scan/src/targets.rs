@@ -343,7 +343,7 @@ impl TargetStream {
             path: name.clone(),
             source,
         };
-        let mut file = File::open(path).map_err(io)?;
+        let mut file = Unchanging::open(path).map_err(io)?;
         let mut magic = [0u8; 4];
         let n = read_full(&mut file, &mut magic).map_err(io)?;
         if magic[..n] == *b"PAR1" {
@@ -483,6 +483,61 @@ impl TargetStream {
     /// The file name, for messages.
     pub fn name(&self) -> &str {
         &self.name
+    }
+}
+
+/// A target list file that must not change while it is streamed: at its end (a read of 0
+/// bytes) a regular file's length and modification time are compared with those seen when it
+/// was opened, and a difference is a read error instead of the end. A list truncated or
+/// rewritten mid-scan (a download or `>` redirect over it, a full disk where it is made) would
+/// otherwise end the scan early and cleanly, silently missing the rest of the list. (A file
+/// deleted or renamed away stays readable through the open descriptor and is read to its end
+/// unchanged.)
+struct Unchanging {
+    file: File,
+    /// Length and modification time when opened; `None` for pipes and devices.
+    seen: Option<(u64, Option<std::time::SystemTime>)>,
+    read: u64,
+}
+
+impl Unchanging {
+    fn open(path: &Path) -> std::io::Result<Unchanging> {
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        let seen = meta.is_file().then(|| (meta.len(), meta.modified().ok()));
+        Ok(Unchanging {
+            file,
+            seen,
+            read: 0,
+        })
+    }
+
+    fn check_unchanged(&self) -> std::io::Result<()> {
+        let Some((len, modified)) = self.seen else {
+            return Ok(());
+        };
+        let meta = self.file.metadata()?;
+        if meta.len() == len && meta.modified().ok() == modified && self.read == len {
+            return Ok(());
+        }
+        Err(std::io::Error::other(format!(
+            "the file changed while it was being read ({len} bytes when opened, {} now, {} read): \
+             it was truncated or rewritten during the scan; restore the list and run the same \
+             command with --resume",
+            meta.len(),
+            self.read
+        )))
+    }
+}
+
+impl Read for Unchanging {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.read += n as u64;
+        if n == 0 && !buf.is_empty() {
+            self.check_unchanged()?;
+        }
+        Ok(n)
     }
 }
 
@@ -1178,6 +1233,45 @@ b.example,,health
         let list = read(&path).unwrap();
         assert_eq!(list.targets.len(), 50_000);
         assert_eq!(list.targets[49_999].domain, "d49999.example.nl");
+    }
+
+    #[test]
+    fn a_list_truncated_while_streamed_is_an_error_not_an_early_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("list.txt");
+        let mut text = String::new();
+        for i in 0..50_000 {
+            text.push_str(&format!("d{i}.example.nl\n"));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let mut stream = TargetStream::open(&path, &Columns::default()).unwrap();
+        for _ in 0..10 {
+            assert!(matches!(stream.next(), Some(Ok(Item::Target(_)))));
+        }
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        let rest: Vec<_> = stream.collect();
+        let targets = rest
+            .iter()
+            .filter(|i| matches!(i, Ok(Item::Target(_))))
+            .count();
+        assert!(targets < 50_000 - 10, "the whole list was read: {targets}");
+        let err = rest.last().unwrap().as_ref().unwrap_err().to_string();
+        assert!(
+            err.contains("changed while it was being read") && err.contains("--resume"),
+            "{err}"
+        );
+        // Unchanged, the same file reads to its end.
+        std::fs::write(&path, &text).unwrap();
+        let stream = TargetStream::open(&path, &Columns::default()).unwrap();
+        assert_eq!(
+            stream.filter(|i| matches!(i, Ok(Item::Target(_)))).count(),
+            50_000
+        );
     }
 
     #[test]

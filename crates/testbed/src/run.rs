@@ -19,9 +19,10 @@
 //!   every server answers on every address (and, for NSD, every configured zone has loaded;
 //!   nginx and Postfix: every listener is in LISTEN state in /proc/net/tcp{,6}), then runs
 //!   COMMAND with `UPTAKE_RESOLVER`, `UPTAKE_TESTBED_DIR`, `UPTAKE_TESTBED_CA`,
-//!   `UPTAKE_TESTBED_VRPS` / `_PREFIX_ORIGINS` / `_IP_ASN` (the routing tables) and
+//!   `UPTAKE_TESTBED_VRPS` / `_PREFIX_ORIGINS` / `_IP_ASN` (the routing tables),
 //!   `UPTAKE_ALLOW_ADDRESSES` (the testbed's ranges, which the scanner's special-address
-//!   guard refuses otherwise) set, stops the servers and removes the state directory.
+//!   guard refuses otherwise) and `UPTAKE_IPV6_PROBE` (one of its IPv6 addresses: the
+//!   scanner's IPv6 route self-test) set, stops the servers and removes the state directory.
 //!
 //! Packets never leave the namespace: it has only `lo`.
 
@@ -52,6 +53,10 @@ pub const DIR_ENV: &str = "UPTAKE_TESTBED_DIR";
 /// comma-separated, which `uptake scan` reads as `--allow-addresses`: the testbed lives on
 /// documentation and benchmarking addresses that the scanner refuses by default.
 pub const ALLOW_ENV: &str = "UPTAKE_ALLOW_ADDRESSES";
+
+/// Environment variable naming an address whose route tells the scanner it has IPv6 (one of
+/// the testbed's own: the namespace has no route to the real Internet).
+pub const IPV6_PROBE_ENV: &str = "UPTAKE_IPV6_PROBE";
 
 /// The ranges the generator places everything in (documentation and benchmarking space),
 /// including the addresses of deliberately dead hosts that exist only in DNS answers.
@@ -304,6 +309,14 @@ pub fn run_inside(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
         {
             child.env(var, dir.join(file));
         }
+    }
+    if let Some(v6) = manifest
+        .servers
+        .iter()
+        .flat_map(|s| s.addresses.iter())
+        .find(|a| a.is_ipv6())
+    {
+        child.env(IPV6_PROBE_ENV, format!("[{v6}]:53"));
     }
     let mut child = child.spawn().map_err(|e| RunError::Spawn {
         program: command[0].to_string_lossy().into_owned(),
@@ -794,15 +807,17 @@ impl Running {
             }
         };
         if !server.kind.is_dns() {
-            return match listening_until_all(
-                &mut started.child,
-                &server.tcp,
-                deadline,
-                &mut progress,
-            ) {
-                Ok(()) => Ok(()),
-                Err((outcome, endpoint)) => Err(fail(started, outcome, endpoint.ip())),
-            };
+            if let Err((outcome, endpoint)) =
+                listening_until_all(&mut started.child, &server.tcp, deadline, &mut progress)
+            {
+                return Err(fail(started, outcome, endpoint.ip()));
+            }
+            if server.kind == ServerKind::Postfix {
+                if let Err(endpoint) = greet_each(&server.tcp, deadline) {
+                    return Err(fail(started, Outcome::TimedOut, endpoint.ip()));
+                }
+            }
+            return Ok(());
         }
         for &address in &server.addresses {
             match query_until_answer(&mut started.child, address, ".", deadline, &mut progress) {
@@ -977,9 +992,62 @@ fn query_until_answer(
     }
 }
 
+/// Starts an `smtpd` behind every Postfix listener before the command runs: connects to each
+/// endpoint, reads the greeting and says QUIT, all at once. Postfix forks an `smtpd` for a
+/// listener on its first connection, and a cold start of a few hundred of them (OpenSSL
+/// initialisation each) on a busy 2-core machine took 13 s (measured: 204 listeners, median
+/// greeting 12.4 s cold, 0.01 s warm), which a scan's SMTP probes saw as greeting timeouts.
+/// A mail server in service has its processes running; `max_idle` in main.cf keeps them.
+/// Returns the first endpoint that gave no greeting by `deadline`.
+fn greet_each(endpoints: &[SocketAddr], deadline: Instant) -> Result<(), SocketAddr> {
+    use std::io::{BufRead, Write};
+    let greet = |e: SocketAddr| -> bool {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            return false;
+        };
+        let Ok(stream) = std::net::TcpStream::connect_timeout(&e, left) else {
+            return false;
+        };
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .unwrap_or(Duration::from_millis(1));
+        if stream.set_read_timeout(Some(left)).is_err() {
+            return false;
+        }
+        let mut r = std::io::BufReader::new(&stream);
+        // The greeting may span lines ("220-" continues, "220 " ends it).
+        loop {
+            let mut line = String::new();
+            match r.read_line(&mut line) {
+                Ok(n) if n > 0 && line.starts_with("220-") => continue,
+                Ok(n) if n > 0 && line.starts_with("220") => break,
+                _ => return false,
+            }
+        }
+        let _ = (&stream).write_all(b"QUIT\r\n");
+        true
+    };
+    let failed = std::thread::scope(|scope| {
+        let handles: Vec<_> = endpoints
+            .iter()
+            .map(|&e| scope.spawn(move || (e, greet(e))))
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok())
+            .find(|(_, ok)| !ok)
+            .map(|(e, _)| e)
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// Waits until every endpoint has a listening TCP socket (read from `/proc/net/tcp` and
-/// `tcp6` of the namespace, so no connection wakes a server process: Postfix would start an
-/// `smtpd` per listener), the server exits or the deadline passes.
+/// `tcp6` of the namespace, so no connection reaches a server before it listens everywhere;
+/// Postfix's `smtpd`s are then started by [`greet_each`]), the server exits or the deadline
+/// passes.
 fn listening_until_all(
     child: &mut Child,
     endpoints: &[SocketAddr],

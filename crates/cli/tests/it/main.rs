@@ -8,5 +8,6 @@ mod report;
 mod routing;
 mod runner;
 mod scan;
+mod sslyze;
 mod truth;
 mod webmail;

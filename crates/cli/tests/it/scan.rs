@@ -1,5 +1,5 @@
 //! `uptake scan` over the private internet agrees with the generator's truth, domain by domain,
-//! and its Parquet output opens in DuckDB and pyarrow.
+//! for every DNS and mail check, and its Parquet output opens in DuckDB and pyarrow.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,9 +20,9 @@ const EVIDENCE: &[(&str, &str)] = &[
 
 fn export_sql(dataset: &Path, scan: &str, out: &Path) -> String {
     let mut cols: Vec<String> = vec!["domain".into()];
-    cols.extend(Check::ALL.iter().map(|c| {
-        let col = c.status_column();
-        format!("coalesce(CAST({col} AS VARCHAR), '') AS {col}")
+    cols.extend(Check::ALL.iter().flat_map(|c| {
+        [c.status_column(), format!("{}_reason", c.id())]
+            .map(|col| format!("coalesce(CAST({col} AS VARCHAR), '') AS {col}"))
     }));
     cols.extend(
         EVIDENCE
@@ -43,17 +43,30 @@ fn scan_agrees_with_truth_and_opens_in_duckdb_and_pyarrow() {
     let work = tempfile::tempdir().expect("tempdir");
     let data = work.path().join("data");
     let bin = env!("CARGO_BIN_EXE_uptake");
+    // The DNS and mail checks, trusting the testbed CA. The web checks are not yet compared
+    // here: with them the scan disagrees with truth.csv in two known ways (issue 4): hosts that
+    // speak only TLS 1.0/1.1 get hsts, security_txt and security_headers `error` ("HTTP not
+    // measured": the HTTP probes run over rustls only), and under load a few TLS handshakes and
+    // raw ClientHellos time out at 5 s in the first scan. The testbed's shared providers put hundreds of
+    // domains on one web or mail address, so the per-address limits of a real scan (5
+    // connections/s, 4 open) are lifted; the servers are sized for this (nginx workers,
+    // Postfix process limits).
     let script = format!(
-        "set -e; for id in first second; do {bin} scan --quiet --checks dns --targets {t} --out {d} --scan-id $id; done",
+        "set -e; for id in first second; do {bin} scan --quiet --checks dns,mail --ca-file \"$UPTAKE_TESTBED_CA\" --connection-rate 1000 --connections-per-address 64 --targets {t} --out {d} --scan-id $id; done",
         t = dir.join("targets.csv").display(),
         d = data.display()
     );
+    let started = std::time::Instant::now();
     let out = run(uptake()
         .args(["testbed", "run"])
         .arg(dir)
         .args(["--", "sh", "-c", &script]));
     assert!(out.status.success(), "scan failed");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!(
+        "two scans (DNS and mail checks) in {:.0}s\n{}",
+        started.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Read back with DuckDB (an independent Parquet reader) and check the types with pyarrow.
     let first = work.path().join("first.csv");
@@ -93,15 +106,22 @@ print("rows", n)
     assert_eq!(got.len(), truth.len(), "one row per target");
     let mut mismatches: Vec<String> = Vec::new();
     let mut per_column: HashMap<String, usize> = HashMap::new();
-    // The checks this scan ran: a status column with a value in some row. Every DNS check must
-    // be among them; a check that ran is compared for every domain (a null where truth has a
-    // status is a mismatch).
-    let ran: Vec<Check> = Check::ALL
-        .into_iter()
-        .filter(|c| got.iter().any(|row| !row[&c.status_column()].is_empty()))
+    // Every DNS and mail check is compared for every domain: a null (check not run) or an
+    // `error` where the truth has a status is a mismatch.
+    let truth_header: Vec<String> = truth
+        .values()
+        .next()
+        .expect("truth.csv has rows")
+        .keys()
+        .cloned()
         .collect();
-    for c in Check::DNS {
-        assert!(ran.contains(&c), "the scan left {} null", c.status_column());
+    let compared: Vec<Check> = Check::DNS.into_iter().chain(Check::MAIL).collect();
+    for c in &compared {
+        assert!(
+            truth_header.contains(&c.status_column()),
+            "truth.csv has no {}",
+            c.status_column()
+        );
     }
     for row in &got {
         let t = truth
@@ -110,16 +130,20 @@ print("rows", n)
         let mut compare = |tcol: &str, scol: &str| {
             if t[tcol] != row[scol] {
                 *per_column.entry(scol.to_string()).or_default() += 1;
+                let reason = scol
+                    .strip_suffix("_status")
+                    .and_then(|id| row.get(&format!("{id}_reason")))
+                    .filter(|r| !r.is_empty())
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
                 mismatches.push(format!(
-                    "{} {scol}: expected '{}', got '{}'",
+                    "{} {scol}: expected '{}', got '{}'{reason}",
                     row["domain"], t[tcol], row[scol]
                 ));
             }
         };
-        for c in &ran {
+        for c in &compared {
             let col = c.status_column();
-            // A check the scan ran must have a truth.
-            assert!(t.contains_key(&col), "truth.csv has no {col}");
             compare(&col, &col);
         }
         for (tcol, scol) in EVIDENCE {
@@ -132,15 +156,35 @@ print("rows", n)
         mismatches.len(),
         mismatches
             .iter()
-            .take(40)
+            .take(30)
             .cloned()
             .collect::<Vec<_>>()
             .join("\n")
     );
+    // A second scan gives the same findings (statuses, reasons, evidence), row by row.
     let again = csv_rows(&second);
+    assert_eq!(again.len(), got.len(), "second scan: one row per target");
+    let mut differences = Vec::new();
+    for (a, b) in got.iter().zip(&again) {
+        let mut cols: Vec<&String> = a.keys().filter(|k| a[*k] != b[*k]).collect();
+        cols.sort();
+        for col in cols {
+            differences.push(format!(
+                "{} {col}: first '{}', second '{}'",
+                a["domain"], a[col], b[col]
+            ));
+        }
+    }
     assert!(
-        got == again,
-        "a second scan of the same testbed gave other findings"
+        differences.is_empty(),
+        "a second scan of the same testbed gave other findings ({} differences):\n{}",
+        differences.len(),
+        differences
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
