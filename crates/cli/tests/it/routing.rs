@@ -2,7 +2,7 @@
 //! tables (exported by `uptake testbed run`) equals truth.csv for every domain; bad routing
 //! inputs stop the scan before any domain is queried, naming the file (and line).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use crate::harness::{csv_rows, python, run, testbed, uptake};
@@ -22,22 +22,29 @@ fn testbed_scan_rpki_and_hosting_equal_truth() {
         .into_iter()
         .map(|r| (r["domain"].clone(), r))
         .collect();
-    // The testbed must hold every domain status (and a few of each), or this proves little.
+    // The testbed must hold every domain status in good numbers (at least 2 % of the domains
+    // each) and many hosting networks and countries, or this proves little.
     let mut statuses: BTreeMap<&str, usize> = BTreeMap::new();
     for t in truth.values() {
         *statuses.entry(t["rpki_status"].as_str()).or_default() += 1;
     }
     for s in ["valid", "invalid", "partial", "not_found"] {
         assert!(
-            statuses.get(s).copied().unwrap_or(0) >= 5,
+            statuses.get(s).copied().unwrap_or(0) * 50 >= truth.len(),
             "truth.csv rpki_status: {statuses:?}"
         );
     }
-    let countries: std::collections::BTreeSet<&str> = truth
-        .values()
-        .map(|t| t["hosting_country"].as_str())
-        .collect();
-    assert!(countries.len() >= 3, "hosting countries: {countries:?}");
+    let distinct = |c: &str| -> BTreeSet<&str> { truth.values().map(|t| t[c].as_str()).collect() };
+    let countries = distinct("hosting_country");
+    assert!(
+        countries.len() >= 6 && !countries.contains(""),
+        "hosting countries: {countries:?}"
+    );
+    let networks = distinct("hosting_asn");
+    assert!(
+        networks.len() >= 10 && !networks.contains(""),
+        "hosting networks: {networks:?}"
+    );
 
     let work = tempfile::tempdir().expect("tempdir");
     let data = work.path().join("data");
