@@ -182,15 +182,23 @@ struct PipelineFile {
     report: ReportSection,
 }
 
-/// The groupings `uptake aggregate` understands.
-pub const GROUPINGS: &[&str] = &[
+/// The dimensions `uptake aggregate --by` understands; a grouping is one of them or a
+/// comma-separated combination without repeats (`country,sector`).
+pub const DIMENSIONS: &[&str] = &[
     "country",
     "sector",
-    "country,sector",
     "organisation",
-    "registrable_domain",
-    "public_suffix",
+    "hosting_country",
+    "hosting_asn",
 ];
+
+/// Whether `by` is a grouping `uptake aggregate` understands.
+fn is_grouping(by: &str) -> bool {
+    let dims: Vec<&str> = by.split(',').map(str::trim).collect();
+    dims.iter()
+        .enumerate()
+        .all(|(i, d)| (DIMENSIONS.contains(d) || *d == "organization") && !dims[..i].contains(d))
+}
 
 /// Where a dataset lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -355,12 +363,13 @@ impl Pipeline {
             ));
         }
         for (i, by) in file.aggregate.by.iter().enumerate() {
-            if !GROUPINGS.contains(&by.as_str()) {
+            if !is_grouping(by) {
                 return Err(invalid(
                     &format!("aggregate.by[{i}]"),
                     format!(
-                        "'{by}' is not a grouping; use one of {}",
-                        GROUPINGS.join(", ")
+                        "'{by}' is not a grouping; use one of {} or a comma-separated \
+                         combination (country,sector)",
+                        DIMENSIONS.join(", ")
                     ),
                 ));
             }
@@ -492,6 +501,17 @@ by = ["country", "country,sector"]
     }
 
     #[test]
+    fn groupings_combine_dimensions() {
+        let (_dir, file) = setup();
+        let text = GOOD.replace(
+            "\"country,sector\"]",
+            "\"country,sector\", \"hosting_country\", \"sector, hosting_asn\", \"organization\"]",
+        );
+        let p = Pipeline::parse(&file, &text).unwrap();
+        assert_eq!(p.aggregate.by.len(), 5);
+    }
+
+    #[test]
     fn unknown_key_names_its_line() {
         let (_dir, file) = setup();
         let text = GOOD.replace("[scan]\n", "[scan]\nconcurency = 5\n");
@@ -517,6 +537,7 @@ by = ["country", "country,sector"]
         for (from, to, key) in [
             ("\"dns\", \"starttls\"", "\"dnsec\"", "scan.checks"),
             ("\"country,sector\"", "\"continent\"", "aggregate.by[1]"),
+            ("\"country,sector\"", "\"sector,sector\"", "aggregate.by[1]"),
             ("name = \"gov\"", "name = \"US gov\"", "name"),
             ("\"US\"", "\"USA\"", "lists[0].default_country"),
             (

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
+use crate::aggregate::{adoption_counts, assert_duckdb_agrees};
 use crate::harness::{csv_rows, python, run, testbed, uptake};
 
 /// Scan columns compared with the truth column of the same name.
@@ -114,6 +115,50 @@ fn testbed_scan_rpki_and_hosting_equal_truth() {
             "no invalid domain for '{why}'"
         );
     }
+
+    // Aggregates by hosting country and network: the rpki counts of every group equal those
+    // from truth.csv, and DuckDB running the generated metrics.sql gives the same counts for
+    // every metric and group.
+    let stats = work.path().join("stats");
+    let out = run(uptake()
+        .arg("aggregate")
+        .arg(&data)
+        .args([
+            "--by",
+            "hosting_country",
+            "--by",
+            "hosting_asn",
+            "--by",
+            "country,hosting_country",
+            "--out",
+        ])
+        .arg(&stats));
+    assert!(out.status.success(), "aggregate failed");
+    let ours = adoption_counts(&stats.join("adoption.csv"));
+    assert_duckdb_agrees(&stats, &ours);
+    let mut expected: BTreeMap<(String, String), (u64, u64, u64)> = BTreeMap::new();
+    for t in truth.values() {
+        let status = t["rpki_status"].as_str();
+        let applicable = ["valid", "invalid", "partial", "not_found"].contains(&status);
+        for key in [
+            ("hosting_country", t["hosting_country"].clone()),
+            ("hosting_asn", format!("AS{}", t["hosting_asn"])),
+        ] {
+            let e = expected.entry((key.0.to_string(), key.1)).or_default();
+            e.0 += applicable as u64;
+            e.1 += (status == "valid") as u64;
+        }
+    }
+    let got: BTreeMap<(String, String), (u64, u64, u64)> = ours
+        .iter()
+        .filter(|(k, _)| k.1.starts_with("hosting_") && k.3 == "rpki")
+        .map(|(k, v)| ((k.1.clone(), k.2.clone()), *v))
+        .collect();
+    assert_eq!(got, expected, "rpki by hosting group: uptake vs truth");
+    assert!(
+        ours.keys().any(|k| k.1 == "country,hosting_country"),
+        "no country,hosting_country rows"
+    );
 }
 
 fn scan_with(dir: &Path, routing: &[(&str, &Path)]) -> (bool, String, bool) {

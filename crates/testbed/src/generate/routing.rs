@@ -118,8 +118,8 @@ struct Network {
 /// providers and, for own servers, from the draw in [`blocks`]: every outcome occurs for
 /// whole domains (all valid, all not found, partial, invalid).
 fn shared_networks() -> Vec<Network> {
-    use super::world::{DNS_PROVIDERS, ROOT_NS, SLD_NS, TLD_NS};
     use super::webmail::WEB_PROVIDERS;
+    use super::world::{DNS_PROVIDERS, ROOT_NS, SLD_NS, TLD_NS};
     let alternate = |k: usize| {
         if k % 2 == 0 {
             RouteProfile::Valid
