@@ -72,6 +72,17 @@ impl RoutingArgs {
     /// Loads the tables when given (all of --vrps, --prefix-origins and --ip-asn, or none);
     /// a missing or malformed file fails here, before any domain is scanned.
     fn load(&self) -> anyhow::Result<Option<std::sync::Arc<uptake_routing::RoutingTables>>> {
+        // A file that is not there is named first, whichever other flags are missing.
+        for (flag, path) in [
+            ("--vrps", &self.vrps),
+            ("--prefix-origins", &self.prefix_origins),
+            ("--ip-asn", &self.ip_asn),
+            ("--ip-country", &self.ip_country),
+        ] {
+            if let Some(path) = path {
+                std::fs::metadata(path).with_context(|| format!("{flag} {}", path.display()))?;
+            }
+        }
         let (vrps, routes, hosting) = match (&self.vrps, &self.prefix_origins, &self.ip_asn) {
             (None, None, None) => {
                 if self.ip_country.is_some() {

@@ -245,18 +245,62 @@ fn bad_routing_inputs_fail_before_the_scan() {
         "{err}"
     );
 
+    // A range table out of order names the line that breaks the order.
+    let unsorted = w.join("unsorted.tsv");
+    std::fs::write(
+        &unsorted,
+        "192.0.2.128\t192.0.2.255\t64500\tNL\tEXAMPLE\n192.0.2.0\t192.0.2.127\t64501\tNL\tX\n",
+    )
+    .unwrap();
     let (ok, err, wrote) = scan_with(
         w,
         &[
-            ("--vrps", &missing),
+            ("--vrps", &good_vrps),
             ("--prefix-origins", &routes),
-            ("--ip-asn", &ranges),
+            ("--ip-asn", &unsorted),
         ],
     );
     assert!(!ok && !wrote, "{err}");
-    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(
+        err.contains(&format!("{}:2", unsorted.display())) && err.contains("not sorted"),
+        "{err}"
+    );
+
+    // A missing file is named with its flag, alone or with the others.
+    for given in [
+        &[("--vrps", missing.as_path())][..],
+        &[
+            ("--vrps", &good_vrps),
+            ("--prefix-origins", &routes),
+            ("--ip-asn", &missing),
+        ][..],
+    ] {
+        let (ok, err, wrote) = scan_with(w, given);
+        assert!(!ok && !wrote, "{err}");
+        let flag = given.iter().find(|(_, p)| *p == missing).unwrap().0;
+        assert!(
+            err.contains(&format!("{flag} {}", missing.display())) && err.contains("No such file"),
+            "{err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
 
     let (ok, err, wrote) = scan_with(w, &[("--vrps", &good_vrps)]);
     assert!(!ok && !wrote, "{err}");
     assert!(err.contains("go together"), "{err}");
+
+    // `uptake check` loads the same tables the same way, before its one domain.
+    let out = uptake()
+        .args(["check", "example.nl", "--resolver", "127.0.0.1:9"])
+        .arg("--vrps")
+        .arg(&vrps)
+        .arg("--prefix-origins")
+        .arg(&routes)
+        .arg("--ip-asn")
+        .arg(&ranges)
+        .output()
+        .expect("spawn");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains(&format!("{}:3", vrps.display())), "{err}");
 }
