@@ -267,14 +267,13 @@ fn bad_routing_inputs_fail_before_the_scan() {
     );
 
     // A missing file is named with its flag, alone or with the others.
-    for given in [
-        &[("--vrps", missing.as_path())][..],
-        &[
-            ("--vrps", &good_vrps),
-            ("--prefix-origins", &routes),
-            ("--ip-asn", &missing),
-        ][..],
-    ] {
+    let alone: [(&str, &Path); 1] = [("--vrps", &missing)];
+    let with_others: [(&str, &Path); 3] = [
+        ("--vrps", &good_vrps),
+        ("--prefix-origins", &routes),
+        ("--ip-asn", &missing),
+    ];
+    for given in [&alone[..], &with_others[..]] {
         let (ok, err, wrote) = scan_with(w, given);
         assert!(!ok && !wrote, "{err}");
         let flag = given.iter().find(|(_, p)| *p == missing).unwrap().0;
