@@ -121,7 +121,7 @@ fn shared_networks() -> Vec<Network> {
     use super::webmail::WEB_PROVIDERS;
     use super::world::{DNS_PROVIDERS, ROOT_NS, SLD_NS, TLD_NS};
     let alternate = |k: usize| {
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             RouteProfile::Valid
         } else {
             RouteProfile::NotFound
