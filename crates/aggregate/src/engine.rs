@@ -1,8 +1,9 @@
 //! The aggregation engine: reads the dataset's part files row group by row group (rayon over
 //! every row group of every file), evaluates every metric on each record batch and counts
 //! applicable / adopted / error rows per cell: (scan, country, sector) for the groupings
-//! without organisation, and a counter set of its own for each grouping with organisation.
-//! The requested groupings are roll-ups of those cells.
+//! of country and sector only, and a counter set of its own for each grouping with a sparse
+//! dimension (organisation, hosting country, hosting AS). The requested groupings are
+//! roll-ups of those cells.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -40,16 +41,43 @@ pub enum Dim {
     Sector,
     /// Organisation from the list.
     Organisation,
+    /// Country of the hosting network (`hosting_country`: the first web address's, else the
+    /// first mail address's).
+    HostingCountry,
+    /// The hosting network (`hosting_asn` of that same address), as `AS<n>`.
+    HostingAsn,
 }
 
 impl Dim {
+    /// Every dimension, in the order of [`Dim::index`].
+    pub const ALL: [Dim; 5] = [
+        Dim::Country,
+        Dim::Sector,
+        Dim::Organisation,
+        Dim::HostingCountry,
+        Dim::HostingAsn,
+    ];
+
     /// The dimension's name.
     pub fn as_str(self) -> &'static str {
         match self {
             Dim::Country => "country",
             Dim::Sector => "sector",
             Dim::Organisation => "organisation",
+            Dim::HostingCountry => "hosting_country",
+            Dim::HostingAsn => "hosting_asn",
         }
+    }
+
+    /// Position of the dimension's value in a cell key.
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Dimensions with many values (or few rows per value), counted in a counter set of their
+    /// own rather than multiplied into the country x sector cells.
+    fn sparse(self) -> bool {
+        !matches!(self, Dim::Country | Dim::Sector)
     }
 }
 
@@ -86,9 +114,12 @@ impl FromStr for Grouping {
                 "country" => Dim::Country,
                 "sector" => Dim::Sector,
                 "organisation" | "organization" => Dim::Organisation,
+                "hosting_country" => Dim::HostingCountry,
+                "hosting_asn" => Dim::HostingAsn,
                 other => {
                     return Err(AggregateError::Grouping(format!(
-                        "unknown dimension '{other}' in '{s}' (country, sector, organisation)"
+                        "unknown dimension '{other}' in '{s}' (country, sector, organisation, \
+                         hosting_country, hosting_asn)"
                     )))
                 }
             };
@@ -305,15 +336,29 @@ const fn parse_version(s: &str) -> u32 {
     v
 }
 
-fn context_columns(org: bool) -> Vec<(&'static str, Kind)> {
+/// The context columns every file must have for these dimensions.
+fn context_columns(dims: &[Dim]) -> Vec<(&'static str, Kind)> {
     let mut cols = vec![
         ("public_suffix", Kind::Str),
         ("country", Kind::Str),
         ("sector", Kind::Str),
         ("scanned_at", Kind::Timestamp),
     ];
-    if org {
+    if dims.contains(&Dim::Organisation) {
         cols.push(("organisation", Kind::Str));
+    }
+    cols
+}
+
+/// The hosting columns read for these dimensions. A file may lack them (a schema older than
+/// the routing columns): its rows are then in the `unknown` group.
+fn hosting_columns(dims: &[Dim]) -> Vec<(&'static str, Kind)> {
+    let mut cols = vec![];
+    if dims.contains(&Dim::HostingCountry) {
+        cols.push(("hosting_country", Kind::Str));
+    }
+    if dims.contains(&Dim::HostingAsn) {
+        cols.push(("hosting_asn", Kind::Int));
     }
     cols
 }
@@ -357,7 +402,7 @@ fn plan_scan(
     id: &str,
     dir: &Path,
     metrics: &[Metric],
-    org: bool,
+    dims: &[Dim],
 ) -> Result<ScanPlan, AggregateError> {
     let paths = part_files(dir)?;
     if paths.is_empty() {
@@ -413,7 +458,7 @@ fn plan_scan(
             });
         }
         let schema = meta.schema().clone();
-        for (name, kind) in context_columns(org) {
+        for (name, kind) in context_columns(dims) {
             if !check_column(&schema, &path, name, kind)? {
                 return Err(AggregateError::MissingColumn {
                     path,
@@ -421,6 +466,9 @@ fn plan_scan(
                     why: "a context column".into(),
                 });
             }
+        }
+        for (name, kind) in hosting_columns(dims) {
+            check_column(&schema, &path, name, kind)?;
         }
         let mut this = vec![];
         for m in metrics {
@@ -500,9 +548,9 @@ impl Interner {
     }
 }
 
-/// Cells keyed by their group values (country, sector, organisation; "" for a dimension the
-/// counter set does not have).
-type Cells = HashMap<[String; 3], Vec<Counts>>;
+/// Cells keyed by their group values (in [`Dim::ALL`] order; "" for a dimension the counter
+/// set does not have).
+type Cells = HashMap<[String; 5], Vec<Counts>>;
 
 /// What one task (one row group) counted: per counter set, the cells.
 #[derive(Default)]
@@ -547,22 +595,28 @@ impl Partial {
 /// Per-task state: the group values seen, with ids.
 #[derive(Default)]
 struct Keys {
-    countries: Interner,
-    sectors: Interner,
-    orgs: Interner,
+    /// Per dimension (in [`Dim::ALL`] order), the group values seen.
+    names: [Interner; 5],
     /// Sector labels as listed, with their group id.
     sector_labels: HashMap<String, u32>,
 }
 
+impl Keys {
+    fn id(&mut self, dim: Dim, name: String) -> u32 {
+        self.names[dim.index()].id(name)
+    }
+}
+
 /// The counters of one counter set in one task: a cell per distinct key of the set's
-/// dimensions (ids of country, sector, organisation; 0 for a dimension not in the set).
+/// dimensions (group ids in [`Dim::ALL`] order; 0 for a dimension not in the set).
 ///
-/// Counter set 0 has country and sector and serves every grouping without organisation;
-/// each grouping with organisation has its own set, so organisations (often one per domain)
-/// are never multiplied by countries and sectors they are not grouped with.
+/// Counter set 0 has country and sector and serves every grouping of those two only; each
+/// grouping with a sparse dimension (organisation: often one per domain; hosting country and
+/// AS) has its own set, so their values are never multiplied by countries and sectors they
+/// are not grouped with.
 struct CellSet {
     dims: Vec<Dim>,
-    cells: HashMap<(u32, u32, u32), usize>,
+    cells: HashMap<[u32; 5], usize>,
     /// Cell by country id and sector id (set 0).
     dense: Vec<Vec<usize>>,
     counts: Vec<Counts>,
@@ -581,29 +635,16 @@ impl CellSet {
         }
     }
 
-    fn cell(&mut self, c: u32, s: u32, o: u32, metrics: usize) -> usize {
+    fn cell(&mut self, ids: [u32; 5], metrics: usize) -> usize {
         let next = self.cells.len();
-        let key = (
-            if self.dims.contains(&Dim::Country) {
-                c
-            } else {
-                0
-            },
-            if self.dims.contains(&Dim::Sector) {
-                s
-            } else {
-                0
-            },
-            if self.dims.contains(&Dim::Organisation) {
-                o
-            } else {
-                0
-            },
-        );
-        let idx = if self.dims.contains(&Dim::Organisation) {
+        let mut key = [0u32; 5];
+        for d in &self.dims {
+            key[d.index()] = ids[d.index()];
+        }
+        let idx = if self.dims.iter().any(|d| d.sparse()) {
             *self.cells.entry(key).or_insert(next)
         } else {
-            let (c, s) = (key.0 as usize, key.1 as usize);
+            let (c, s) = (key[0] as usize, key[1] as usize);
             if self.dense.len() <= c {
                 self.dense.resize(c + 1, vec![]);
             }
@@ -624,7 +665,13 @@ impl CellSet {
 }
 
 /// Context columns read as dictionaries: group values are worked out once per dictionary entry.
-const DICTIONARY_COLUMNS: [&str; 4] = ["country", "sector", "public_suffix", "organisation"];
+const DICTIONARY_COLUMNS: [&str; 5] = [
+    "country",
+    "sector",
+    "public_suffix",
+    "organisation",
+    "hosting_country",
+];
 
 /// One dictionary-encoded context column of a batch: per row the entry index (None for null),
 /// and the entries.
@@ -635,7 +682,12 @@ struct DictColumn<'a> {
 
 impl<'a> DictColumn<'a> {
     fn of(batch: &'a RecordBatch, name: &str) -> DictColumn<'a> {
-        let array = batch.column_by_name(name).expect("planned context column");
+        Self::of_optional(batch, name).expect("planned context column")
+    }
+
+    /// The column, if the batch has it.
+    fn of_optional(batch: &'a RecordBatch, name: &str) -> Option<DictColumn<'a>> {
+        let array = batch.column_by_name(name)?;
         let dict = array
             .as_any_dictionary_opt()
             .expect("context columns are read as dictionaries");
@@ -647,7 +699,7 @@ impl<'a> DictColumn<'a> {
             .enumerate()
             .map(|(i, k)| (!nulls.is_some_and(|n| n.is_null(i))).then_some(k))
             .collect();
-        DictColumn { keys, values }
+        Some(DictColumn { keys, values })
     }
 
     /// Maps every entry once.
@@ -734,7 +786,7 @@ fn run_task(
     sets: &[Vec<Dim>],
     projection: &[String],
 ) -> Result<Partial, AggregateError> {
-    let org = sets.iter().any(|d| d.contains(&Dim::Organisation));
+    let uses = |dim: Dim| sets.iter().any(|d| d.contains(&dim));
     let path = &task.file.path;
     let file = File::open(path).map_err(io_err("open", path))?;
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, task.file.meta.clone());
@@ -781,24 +833,59 @@ fn run_task(
         let sector = DictColumn::of(&batch, "sector");
         let listed_ids = country.map(|v| {
             v.filter(|c| !c.trim_matches(' ').is_empty())
-                .map(|c| keys.countries.id(groups::country(Some(c), None)))
+                .map(|c| keys.id(Dim::Country, groups::country(Some(c), None)))
         });
-        let suffix_ids = suffix.map(|v| keys.countries.id(groups::country(None, v)));
-        let unknown_country = keys.countries.id(groups::country(None, None));
+        let suffix_ids = suffix.map(|v| keys.id(Dim::Country, groups::country(None, v)));
+        let unknown_country = keys.id(Dim::Country, groups::country(None, None));
         let sector_ids = sector.map(|v| {
-            let id = keys.sectors.id(groups::sector(v));
+            let id = keys.id(Dim::Sector, groups::sector(v));
             if let Some(label) = v.filter(|l| !l.is_empty()) {
                 keys.sector_labels.insert(label.to_string(), id);
             }
             id
         });
-        let unknown_sector = keys.sectors.id(groups::sector(None));
-        let orgs = org.then(|| {
+        let unknown_sector = keys.id(Dim::Sector, groups::sector(None));
+        // The sparse dimensions' group id per row (0 when no counter set has the dimension).
+        let mut sparse: [Vec<u32>; 3] = Default::default();
+        if uses(Dim::Organisation) {
             let column = DictColumn::of(&batch, "organisation");
-            let ids = column.map(|v| keys.orgs.id(groups::organisation(v)));
-            (column.keys, ids)
-        });
-        let unknown_org = keys.orgs.id(groups::organisation(None));
+            let ids = column.map(|v| keys.id(Dim::Organisation, groups::organisation(v)));
+            let unknown = keys.id(Dim::Organisation, groups::organisation(None));
+            sparse[0] = column
+                .keys
+                .iter()
+                .map(|k| k.map_or(unknown, |k| ids[k]))
+                .collect();
+        }
+        if uses(Dim::HostingCountry) {
+            let unknown = keys.id(Dim::HostingCountry, groups::hosting_country(None));
+            sparse[1] = match DictColumn::of_optional(&batch, "hosting_country") {
+                Some(column) => {
+                    let ids =
+                        column.map(|v| keys.id(Dim::HostingCountry, groups::hosting_country(v)));
+                    column
+                        .keys
+                        .iter()
+                        .map(|k| k.map_or(unknown, |k| ids[k]))
+                        .collect()
+                }
+                None => vec![unknown; n],
+            };
+        }
+        if uses(Dim::HostingAsn) {
+            let column = batch
+                .column_by_name("hosting_asn")
+                .map(|a| a.as_primitive::<arrow_array::types::Int64Type>());
+            let mut memo: HashMap<Option<i64>, u32> = HashMap::new();
+            sparse[2] = (0..n)
+                .map(|i| {
+                    let v = column.filter(|c| c.is_valid(i)).map(|c| c.value(i));
+                    *memo
+                        .entry(v)
+                        .or_insert_with(|| keys.id(Dim::HostingAsn, groups::hosting_asn(v)))
+                })
+                .collect();
+        }
         for set in &mut cell_sets {
             set.row_cells.clear();
         }
@@ -808,11 +895,11 @@ fn run_task(
                 .or_else(|| suffix.keys[i].map(|k| suffix_ids[k]))
                 .unwrap_or(unknown_country);
             let s = sector.keys[i].map_or(unknown_sector, |k| sector_ids[k]);
-            let o = orgs
-                .as_ref()
-                .map_or(0, |(okeys, ids)| okeys[i].map_or(unknown_org, |k| ids[k]));
+            let [o, hc, asn] = sparse
+                .each_ref()
+                .map(|ids| ids.get(i).copied().unwrap_or(0));
             for set in &mut cell_sets {
-                let idx = set.cell(c, s, o, nm);
+                let idx = set.cell([c, s, o, hc, asn], nm);
                 set.row_cells.push(idx);
             }
         }
@@ -874,28 +961,24 @@ fn run_task(
         ..Partial::default()
     };
     for set in cell_sets {
-        let name = |dim: Dim, names: &Interner, id: u32| {
-            if set.dims.contains(&dim) {
-                names.names[id as usize].clone()
-            } else {
-                String::new()
-            }
-        };
         let mut cells = Cells::new();
-        for ((c, s, o), idx) in &set.cells {
-            let key = [
-                name(Dim::Country, &keys.countries, *c),
-                name(Dim::Sector, &keys.sectors, *s),
-                name(Dim::Organisation, &keys.orgs, *o),
-            ];
+        for (ids, idx) in &set.cells {
+            let key = Dim::ALL.map(|dim| {
+                if set.dims.contains(&dim) {
+                    keys.names[dim.index()].names[ids[dim.index()] as usize].clone()
+                } else {
+                    String::new()
+                }
+            });
             cells.insert(key, set.counts[idx * nm..(idx + 1) * nm].to_vec());
         }
         partial.sets.push(cells);
     }
     for (label, id) in keys.sector_labels {
-        partial
-            .sector_labels
-            .insert(label, keys.sectors.names[id as usize].clone());
+        partial.sector_labels.insert(
+            label,
+            keys.names[Dim::Sector.index()].names[id as usize].clone(),
+        );
     }
     Ok(partial)
 }
@@ -905,19 +988,11 @@ fn date_of(micros: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-fn group_value(key: &[String; 3], grouping: &Grouping) -> String {
+fn group_value(key: &[String; 5], grouping: &Grouping) -> String {
     if grouping.0.is_empty() {
         return "all".into();
     }
-    let parts: Vec<&str> = grouping
-        .0
-        .iter()
-        .map(|d| match d {
-            Dim::Country => key[0].as_str(),
-            Dim::Sector => key[1].as_str(),
-            Dim::Organisation => key[2].as_str(),
-        })
-        .collect();
+    let parts: Vec<&str> = grouping.0.iter().map(|d| key[d.index()].as_str()).collect();
     parts.join(GROUP_SEP)
 }
 
@@ -959,14 +1034,16 @@ pub fn aggregate(dataset: &Path, options: &Options) -> Result<Aggregate, Aggrega
             groupings.push(g.clone());
         }
     }
-    let org = groupings.iter().any(|g| g.0.contains(&Dim::Organisation));
-    // Counter set 0 (country x sector) serves the groupings without organisation; each
-    // grouping with organisation counts in a set of its own.
+    let mut dims: Vec<Dim> = groupings.iter().flat_map(|g| g.0.iter().copied()).collect();
+    dims.sort();
+    dims.dedup();
+    // Counter set 0 (country x sector) serves the groupings of those two only; each grouping
+    // with a sparse dimension counts in a set of its own.
     let mut sets = vec![vec![Dim::Country, Dim::Sector]];
     let set_of: Vec<usize> = groupings
         .iter()
         .map(|g| {
-            if g.0.contains(&Dim::Organisation) {
+            if g.0.iter().any(|d| d.sparse()) {
                 sets.push(g.0.clone());
                 sets.len() - 1
             } else {
@@ -976,11 +1053,12 @@ pub fn aggregate(dataset: &Path, options: &Options) -> Result<Aggregate, Aggrega
         .collect();
     let plans = selected
         .iter()
-        .map(|(id, dir)| plan_scan(id, dir, &metrics, org))
+        .map(|(id, dir)| plan_scan(id, dir, &metrics, &dims))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let mut projection: Vec<String> = context_columns(org)
+    let mut projection: Vec<String> = context_columns(&dims)
         .into_iter()
+        .chain(hosting_columns(&dims))
         .map(|(n, _)| n.to_string())
         .collect();
     for m in &metrics {
@@ -1296,6 +1374,83 @@ mod tests {
         assert_eq!(only.scans.len(), 1);
         assert!(only.changes.is_empty());
         assert!(only.rows.iter().all(|r| r.grouping == "all"));
+    }
+
+    #[test]
+    fn groups_by_hosting_country_and_network() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path();
+        let hosted = |domain: &str, country: &str, cc: Option<&str>, asn: Option<i64>, s| {
+            let mut r = row(domain, "h", 0, Some(country), s);
+            r.routing.hosting_country = cc.map(str::to_string);
+            r.routing.hosting_asn = asn;
+            r
+        };
+        write_scan(
+            data,
+            "h",
+            &[
+                hosted("a.nl", "NL", Some("NL"), Some(64500), Status::Secure),
+                hosted("b.nl", "NL", Some("us"), Some(64501), Status::Insecure),
+                hosted("c.nl", "NL", Some("US"), Some(64501), Status::Secure),
+                hosted("d.de", "DE", Some("US"), Some(64501), Status::Error),
+                hosted("e.de", "DE", None, None, Status::Secure),
+            ],
+        );
+        let by = ["hosting_country", "hosting_asn", "country,hosting_country"];
+        let agg = aggregate(data, &options(&[], &by)).unwrap();
+        let counts = |grouping: &str, group: &str| {
+            let r = find(&agg, "h", grouping, group, "dnssec");
+            (r.applicable.unwrap(), r.adopted.unwrap(), r.errors.unwrap())
+        };
+        assert_eq!(counts("hosting_country", "US"), (2, 1, 1));
+        assert_eq!(counts("hosting_country", "NL"), (1, 1, 0));
+        assert_eq!(counts("hosting_country", "unknown"), (1, 1, 0));
+        assert_eq!(counts("hosting_asn", "AS64501"), (2, 1, 1));
+        assert_eq!(counts("hosting_asn", "AS64500"), (1, 1, 0));
+        assert_eq!(counts("hosting_asn", "unknown"), (1, 1, 0));
+        assert_eq!(counts("country,hosting_country", "NL|US"), (2, 1, 0));
+        assert_eq!(counts("country,hosting_country", "DE|US"), (0, 0, 1));
+        let groups = |grouping: &str| {
+            let mut g: Vec<&str> = agg
+                .rows
+                .iter()
+                .filter(|r| r.grouping == grouping && r.metric == "dnssec")
+                .map(|r| r.group.as_str())
+                .collect();
+            g.sort();
+            g
+        };
+        assert_eq!(
+            groups("country,hosting_country"),
+            ["DE|US", "DE|unknown", "NL|NL", "NL|US"]
+        );
+        assert_eq!(
+            "hosting_country,sector"
+                .parse::<Grouping>()
+                .unwrap()
+                .to_string(),
+            "hosting_country,sector"
+        );
+
+        // A file older than the hosting columns: its rows are `unknown`.
+        rewrite(
+            data,
+            "h",
+            "part-old-00000.parquet",
+            &["hosting_country", "hosting_asn"],
+            "2",
+        );
+        let dir = uptake_store::scan_dir(data, "h");
+        fs::remove_file(dir.join("part-0of1-00000.parquet")).unwrap();
+        let agg = aggregate(data, &options(&[], &by)).unwrap();
+        let r = find(&agg, "h", "hosting_country", "unknown", "dnssec");
+        assert_eq!(
+            (r.applicable, r.adopted, r.errors),
+            (Some(4), Some(3), Some(1))
+        );
+        let r = find(&agg, "h", "hosting_asn", "unknown", "dnssec");
+        assert_eq!(r.applicable, Some(4));
     }
 
     #[test]

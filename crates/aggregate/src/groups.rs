@@ -12,6 +12,12 @@
 //!   single letter A-U is taken as the section itself); a label not in the table is kept as
 //!   `unmapped: <label>`; empty or missing is `unknown`.
 //! - organisation: the list's value verbatim, empty or missing is `unknown`.
+//! - hosting_country: the scan's `hosting_country` column (the country of the domain's first
+//!   web address, else its first mail address, from the IP-to-ASN/country table), trimmed and
+//!   upper-cased; empty or null (no routing tables, an address the table does not know, or a
+//!   file older than the column) is `unknown`.
+//! - hosting_asn: the scan's `hosting_asn` column (the AS of that same address) as `AS<n>`;
+//!   null is `unknown`.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -191,6 +197,19 @@ pub fn organisation(listed: Option<&str>) -> String {
     }
 }
 
+/// The hosting country group of a row (see the module docs).
+pub fn hosting_country(value: Option<&str>) -> String {
+    match value.map(|v| v.trim_matches(' ')) {
+        Some(v) if !v.is_empty() => v.to_uppercase(),
+        _ => UNKNOWN.to_string(),
+    }
+}
+
+/// The hosting network group of a row (see the module docs).
+pub fn hosting_asn(value: Option<i64>) -> String {
+    value.map_or_else(|| UNKNOWN.to_string(), |n| format!("AS{n}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +266,15 @@ mod tests {
         }
         assert_eq!(organisation(Some("")), UNKNOWN);
         assert_eq!(organisation(Some("Acme")), "Acme");
+    }
+
+    #[test]
+    fn hosting() {
+        assert_eq!(hosting_country(Some(" nl ")), "NL");
+        assert_eq!(hosting_country(Some("US")), "US");
+        assert_eq!(hosting_country(Some("")), UNKNOWN);
+        assert_eq!(hosting_country(None), UNKNOWN);
+        assert_eq!(hosting_asn(Some(64500)), "AS64500");
+        assert_eq!(hosting_asn(None), UNKNOWN);
     }
 }

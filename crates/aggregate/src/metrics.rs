@@ -524,6 +524,13 @@ pub fn metrics_markdown() -> String {
          not in the table is the group `unmapped: <label>`, never guessed; missing is \
          `unknown`. adoption.json lists every label seen with its group.\n\
          - `organisation`: the list's value; missing is `unknown`.\n\
+         - `hosting_country` and `hosting_asn`: the scan's `hosting_country` and `hosting_asn` \
+         columns, which describe one address per domain: the first web address (apex, else \
+         www; IPv4 first), else the first mail address, looked up in the IP-to-ASN/country \
+         table given to the scan (`--ip-asn`). The country is upper-cased, the network is \
+         `AS<number>`; a null value (a scan without routing tables, an address the table does \
+         not know, a file older than the columns) is `unknown`. Mail hosting has no dimension \
+         of its own: a domain's web host decides its group.\n\
          - several dimensions (`--by country,sector`): the values joined by `|`, e.g. `NL|O`.\n\n\
          ## Metrics\n\n",
     );

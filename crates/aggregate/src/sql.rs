@@ -18,6 +18,24 @@ fn dim_column(d: Dim) -> &'static str {
         Dim::Country => "g_country",
         Dim::Sector => "g_sector",
         Dim::Organisation => "g_organisation",
+        Dim::HostingCountry => "g_hosting_country",
+        Dim::HostingAsn => "g_hosting_asn",
+    }
+}
+
+/// The group expression of a hosting dimension (see [`crate::groups`]), over `keyed`'s `r`.
+fn hosting_expr(d: Dim) -> Option<String> {
+    let unknown = sql_str(UNKNOWN);
+    match d {
+        Dim::HostingCountry => Some(format!(
+            "CASE WHEN trim(r.hosting_country) IS NULL OR trim(r.hosting_country) = '' THEN {unknown}\n\
+             \x20        ELSE upper(trim(r.hosting_country)) END"
+        )),
+        Dim::HostingAsn => Some(format!(
+            "CASE WHEN r.hosting_asn IS NULL THEN {unknown}\n\
+             \x20        ELSE 'AS' || CAST(r.hosting_asn AS VARCHAR) END"
+        )),
+        Dim::Country | Dim::Sector | Dim::Organisation => None,
     }
 }
 
@@ -96,6 +114,29 @@ pub fn metrics_sql(dataset: &Path, scans: &[String], groupings: &[Grouping]) -> 
         )
     };
     let unknown = sql_str(UNKNOWN);
+    let mut all = vec![Grouping::all()];
+    for g in groupings {
+        if !all.contains(g) {
+            all.push(g.clone());
+        }
+    }
+    let mut used: Vec<Dim> = all.iter().flat_map(|g| g.0.iter().copied()).collect();
+    used.sort();
+    used.dedup();
+    // The hosting columns are read only when grouped by (older files lack them and read as
+    // NULL; a dataset of only such files has no such column at all).
+    let hosting: Vec<(Dim, String)> = used
+        .iter()
+        .filter_map(|d| hosting_expr(*d).map(|e| (*d, e)))
+        .collect();
+    let hosting_keys: String = hosting
+        .iter()
+        .map(|(d, e)| format!(",\n    {e} AS {}", dim_column(*d)))
+        .collect();
+    let hosting_cols: String = hosting
+        .iter()
+        .map(|(d, _)| format!(", {}", dim_column(*d)))
+        .collect();
     let _ = writeln!(
         sql,
         "keyed AS (\n  SELECT r.*,\n\
@@ -106,7 +147,7 @@ pub fn metrics_sql(dataset: &Path, scans: &[String], groupings: &[Grouping]) -> 
          \x20        WHEN sl.section IS NOT NULL THEN sl.section\n\
          \x20        ELSE {} || trim(r.sector) END AS g_sector,\n\
          \x20   CASE WHEN r.organisation IS NULL OR r.organisation = '' THEN {unknown}\n\
-         \x20        ELSE r.organisation END AS g_organisation\n\
+         \x20        ELSE r.organisation END AS g_organisation{hosting_keys}\n\
          \x20 FROM uptake_rows r\n\
          \x20 LEFT JOIN cctld cc ON cc.tld = lower({last_label})\n\
          \x20 LEFT JOIN sector_labels sl ON sl.label = lower(trim(r.sector)){filter}\n),",
@@ -115,19 +156,10 @@ pub fn metrics_sql(dataset: &Path, scans: &[String], groupings: &[Grouping]) -> 
     let classes: Vec<String> = ms.iter().map(class_expr).collect();
     let _ = writeln!(
         sql,
-        "classified AS (\n  SELECT scan_id AS scan, g_country, g_sector, g_organisation,\n    {}\n  FROM keyed\n)",
+        "classified AS (\n  SELECT scan_id AS scan, g_country, g_sector, g_organisation{hosting_cols},\n    {}\n  FROM keyed\n)",
         classes.join(",\n    ")
     );
     // Groupings.
-    let mut all = vec![Grouping::all()];
-    for g in groupings {
-        if !all.contains(g) {
-            all.push(g.clone());
-        }
-    }
-    let mut used: Vec<Dim> = all.iter().flat_map(|g| g.0.iter().copied()).collect();
-    used.sort();
-    used.dedup();
     let counts: Vec<String> = ms
         .iter()
         .map(|m| {
@@ -241,5 +273,16 @@ mod tests {
         let overall = metrics_sql(Path::new("/d"), &[], &[]);
         assert!(overall.contains("GROUP BY scan\n"));
         assert!(!overall.contains("WHERE r.scan_id"));
+        assert!(!sql.contains("hosting") && !overall.contains("hosting"));
+        let hosting: Vec<Grouping> = ["hosting_asn", "country,hosting_country"]
+            .iter()
+            .map(|g| g.parse().unwrap())
+            .collect();
+        let sql = metrics_sql(Path::new("/d"), &[], &hosting);
+        assert!(sql.contains("ELSE 'AS' || CAST(r.hosting_asn AS VARCHAR) END AS g_hosting_asn"));
+        assert!(sql.contains("ELSE upper(trim(r.hosting_country)) END AS g_hosting_country"));
+        assert!(sql.contains(
+            "GROUP BY GROUPING SETS ((scan), (scan, g_hosting_asn), (scan, g_country, g_hosting_country))"
+        ));
     }
 }

@@ -18,8 +18,9 @@ pub struct AggregateArgs {
     /// Scan to include (repeatable); default: every scan of the dataset.
     #[arg(long = "scan", value_name = "ID")]
     scans: Vec<String>,
-    /// Grouping besides the overall population (repeatable): country, sector,
-    /// country,sector, organisation, or any comma-separated combination.
+    /// Grouping besides the overall population (repeatable): country, sector, organisation,
+    /// hosting_country, hosting_asn (of the web address, else the mail address), or any
+    /// comma-separated combination (country,sector; country,hosting_country).
     #[arg(long = "by", value_name = "DIMS")]
     by: Vec<String>,
     /// Output directory: adoption.csv, adoption.parquet, adoption.json, changes.csv and

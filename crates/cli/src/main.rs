@@ -39,7 +39,7 @@ enum Command {
     /// Measure one domain and print the findings with their evidence.
     ///
     /// Example: uptake check example.nl --json
-    Check(scan_cmd::CheckArgs),
+    Check(Box<scan_cmd::CheckArgs>),
     /// Print the columns of the Parquet output with their meaning.
     Schema {
         /// Print Markdown (docs/schema.md is this output).
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Testbed(cmd) => testbed_cmd::run(cmd),
         Command::Scan(args) => scan_cmd::scan(*args),
-        Command::Check(args) => scan_cmd::check(args),
+        Command::Check(args) => scan_cmd::check(*args),
         Command::Report(args) => report_cmd::run(args),
         Command::Run(args) => run_cmd::run(args),
         Command::Validate(args) => run_cmd::validate(args),

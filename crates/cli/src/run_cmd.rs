@@ -291,6 +291,13 @@ fn scan_argv(
     flag("user-agent", text(&scan.user_agent));
     flag("ehlo-name", text(&scan.ehlo_name));
     flag("ca-file", path(&scan.ca_file));
+    // rpki and the hosting columns run when the pipeline gives the routing tables and wants
+    // the routing checks (the default `all` does).
+    if Check::ROUTING.iter().any(|c| pipeline.checks.contains(c)) {
+        flag("vrps", path(&scan.vrps));
+        flag("prefix-origins", path(&scan.prefix_origins));
+        flag("ip-asn", path(&scan.ip_asn));
+    }
     flag(
         "connection-rate",
         scan.connection_rate.map(|r| r.to_string().into()),

@@ -45,6 +45,79 @@ pub struct DnsArgs {
     ipv6_probe: Option<String>,
 }
 
+/// Routing tables for `rpki` and the hosting columns, shared by `scan` and `check`. Given
+/// together; without them `rpki_status`, `rpki_addresses` and the `hosting_*` columns stay
+/// null. See datasets/README.md for where to get them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RoutingArgs {
+    /// Validated ROA payloads: rpki-client or Routinator output, CSV (`ASN,IP Prefix,Max
+    /// Length,Trust Anchor`) or JSON (`{"roas": [...]}`), plain or gzip.
+    #[arg(long, value_name = "FILE", env = "UPTAKE_VRPS")]
+    vrps: Option<PathBuf>,
+    /// Prefix-to-origin table: CAIDA RouteViews prefix2as (`prefix<TAB>length<TAB>AS`),
+    /// plain or gzip.
+    #[arg(long, value_name = "FILE", env = "UPTAKE_PREFIX_ORIGINS")]
+    prefix_origins: Option<PathBuf>,
+    /// IP-to-ASN/country table: an iptoasn.com TSV (`ip2asn-combined.tsv[.gz]`), or a
+    /// MaxMind-format ASN database (a name ending in `.mmdb` or `.mmdb.gz`).
+    #[arg(long, value_name = "FILE", env = "UPTAKE_IP_ASN")]
+    ip_asn: Option<PathBuf>,
+    /// MaxMind-format country database for the hosting country, with an `.mmdb` --ip-asn
+    /// (an iptoasn TSV carries the country itself).
+    #[arg(long, value_name = "FILE")]
+    ip_country: Option<PathBuf>,
+}
+
+impl RoutingArgs {
+    /// Loads the tables when given (all of --vrps, --prefix-origins and --ip-asn, or none);
+    /// a missing or malformed file fails here, before any domain is scanned.
+    fn load(&self) -> anyhow::Result<Option<std::sync::Arc<uptake_routing::RoutingTables>>> {
+        // A file that is not there is named first, whichever other flags are missing.
+        for (flag, path) in [
+            ("--vrps", &self.vrps),
+            ("--prefix-origins", &self.prefix_origins),
+            ("--ip-asn", &self.ip_asn),
+            ("--ip-country", &self.ip_country),
+        ] {
+            if let Some(path) = path {
+                std::fs::metadata(path).with_context(|| format!("{flag} {}", path.display()))?;
+            }
+        }
+        let (vrps, routes, hosting) = match (&self.vrps, &self.prefix_origins, &self.ip_asn) {
+            (None, None, None) => {
+                if self.ip_country.is_some() {
+                    bail!("--ip-country needs --vrps, --prefix-origins and --ip-asn");
+                }
+                return Ok(None);
+            }
+            (Some(v), Some(r), Some(h)) => (v, r, h),
+            _ => bail!(
+                "--vrps, --prefix-origins and --ip-asn go together (rpki needs the VRPs and the routes, the hosting columns the IP-to-ASN table): give all three or none"
+            ),
+        };
+        let name = hosting.to_string_lossy().to_ascii_lowercase();
+        let source = if name.ends_with(".mmdb") || name.ends_with(".mmdb.gz") {
+            uptake_routing::HostingSource::Mmdb {
+                asn: hosting.clone(),
+                country: self.ip_country.clone(),
+            }
+        } else {
+            if self.ip_country.is_some() {
+                bail!("--ip-country goes with a MaxMind (.mmdb) --ip-asn; an iptoasn TSV has the country already");
+            }
+            uptake_routing::HostingSource::Iptoasn(hosting.clone())
+        };
+        let started = std::time::Instant::now();
+        let tables = uptake_routing::RoutingTables::load(vrps, routes, &source)
+            .context("cannot load the routing tables")?;
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "routing tables loaded"
+        );
+        Ok(Some(std::sync::Arc::new(tables)))
+    }
+}
+
 /// Which checks run.
 #[derive(clap::ValueEnum, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -214,6 +287,8 @@ pub struct ScanArgs {
     dns: DnsArgs,
     #[command(flatten)]
     connect: ConnectArgs,
+    #[command(flatten)]
+    routing: RoutingArgs,
 }
 
 /// The `--config` file: the options of `uptake scan`, by their long names.
@@ -253,6 +328,10 @@ struct ScanConfig {
     ehlo_name: Option<String>,
     probe_timeout: Option<f64>,
     host_deadline: Option<f64>,
+    vrps: Option<PathBuf>,
+    prefix_origins: Option<PathBuf>,
+    ip_asn: Option<PathBuf>,
+    ip_country: Option<PathBuf>,
 }
 
 impl ScanArgs {
@@ -312,6 +391,10 @@ impl ScanArgs {
         or(&mut self.connect.ehlo_name, c.ehlo_name);
         or(&mut self.connect.probe_timeout, c.probe_timeout);
         or(&mut self.connect.host_deadline, c.host_deadline);
+        or(&mut self.routing.vrps, rel(c.vrps));
+        or(&mut self.routing.prefix_origins, rel(c.prefix_origins));
+        or(&mut self.routing.ip_asn, rel(c.ip_asn));
+        or(&mut self.routing.ip_country, rel(c.ip_country));
         Ok(self)
     }
 }
@@ -328,6 +411,8 @@ pub struct CheckArgs {
     dns: DnsArgs,
     #[command(flatten)]
     connect: ConnectArgs,
+    #[command(flatten)]
+    routing: RoutingArgs,
 }
 
 fn parse_resolver(s: &str) -> anyhow::Result<SocketAddr> {
@@ -525,6 +610,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     opts.policy =
         uptake_policy::Policy::new((*opts.policy.guard).clone(), opt_out, limits, identity);
+    opts.routing = args.routing.load()?;
 
     let rt = runtime()?;
     let stop = StopSignal::new();
@@ -600,6 +686,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut opts = base_options(&args.dns, "check")?;
     opts.connect = args.connect.options()?;
     opts.policy.identity.ehlo_name = args.connect.ehlo_name();
+    opts.routing = args.routing.load()?;
     let row = runtime()?.block_on(uptake_scan::check_domain(&args.domain, &opts))?;
     if args.json {
         println!("{}", row_json(&row));
@@ -697,6 +784,7 @@ fn row_table(row: &ScanRow) -> String {
 fn extra_evidence(check: Check) -> &'static [&'static str] {
     match check {
         Check::WebIpv6 => &["web_host", "web_addresses"],
+        Check::Rpki => &["hosting_asn", "hosting_as_name", "hosting_country"],
         Check::Https => &[
             "web_host",
             "tls_max_version",

@@ -628,10 +628,10 @@ columns! {
     "security_headers_status": Status = |r| opt_status(&r.connected.security_headers); "all, some or none of CSP, X-Frame-Options, X-Content-Type-Options, Referrer-Policy; not_applicable; error; null when not run."
     "security_headers_reason": Str = |r| opt_reason(&r.connected.security_headers); "Why security_headers is error."
     "security_headers_present": StrList = |r| Value::StrList(&r.web.security_headers_present); "Security headers present (lower-case names)."
-    "rpki_status": Status = |r| opt_status(&r.connected.rpki); "RFC 6811 origin validation of the web, mail and name server addresses: valid (every address), invalid (any address), partial (some valid, the rest not_found), not_found (no VRP covers any), not_applicable (no address), error (no route for any address in the prefix-to-origin table); null when not run."
+    "rpki_status": Status = |r| opt_status(&r.connected.rpki); "RFC 6811 origin validation of the web, mail and name server addresses: valid (every address), invalid (any address), partial (some valid, the rest not_found), not_found (no VRP covers any), not_applicable (no address), error (no route for any address in the prefix-to-origin table, an address lookup failed, or the DNS stage failed); null when the scan had no routing tables (--vrps, --prefix-origins, --ip-asn)."
     "rpki_reason": Str = |r| opt_reason(&r.connected.rpki); "Why rpki is invalid or error, or which addresses had no route."
     "rpki_addresses": StrList = |r| Value::StrList(&r.routing.rpki_addresses); "Per address and origin: <address> <prefix> AS<origin> <valid|invalid|not_found>, or <address> no_route."
-    "hosting_asn": Int = |r| Value::Int(r.routing.hosting_asn); "AS number of the first web address (else the first mail address), from the IP-to-ASN table."
+    "hosting_asn": Int = |r| Value::Int(r.routing.hosting_asn); "AS number of the first web address (apex, else www; IPv4 first), else of the first mail address, from the IP-to-ASN table; null without routing tables or when the table does not know the address."
     "hosting_as_name": Str = |r| s(&r.routing.hosting_as_name); "That AS's name, from the IP-to-ASN table."
     "hosting_country": Str = |r| s(&r.routing.hosting_country); "Country of that address (ISO 3166 alpha-2), from the IP-to-ASN/country table."
 }

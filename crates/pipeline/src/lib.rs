@@ -117,6 +117,17 @@ pub struct ScanSection {
     /// Web/mail connections open at once to one address (default: the scan's, 4).
     #[serde(default)]
     pub connections_per_address: Option<usize>,
+    /// VRPs (rpki-client / Routinator CSV or JSON), relative to the pipeline file. With
+    /// `prefix_origins` and `ip_asn` (all three or none) the scan measures `rpki` and the
+    /// hosting columns; without them those columns stay null.
+    #[serde(default)]
+    pub vrps: Option<PathBuf>,
+    /// Prefix-to-origin table (CAIDA prefix2as).
+    #[serde(default)]
+    pub prefix_origins: Option<PathBuf>,
+    /// IP-to-ASN/country table (iptoasn.com TSV, or a MaxMind ASN `.mmdb`).
+    #[serde(default)]
+    pub ip_asn: Option<PathBuf>,
 }
 
 /// Where the dataset goes.
@@ -171,15 +182,23 @@ struct PipelineFile {
     report: ReportSection,
 }
 
-/// The groupings `uptake aggregate` understands.
-pub const GROUPINGS: &[&str] = &[
+/// The dimensions `uptake aggregate --by` understands; a grouping is one of them or a
+/// comma-separated combination without repeats (`country,sector`).
+pub const DIMENSIONS: &[&str] = &[
     "country",
     "sector",
-    "country,sector",
     "organisation",
-    "registrable_domain",
-    "public_suffix",
+    "hosting_country",
+    "hosting_asn",
 ];
+
+/// Whether `by` is a grouping `uptake aggregate` understands.
+fn is_grouping(by: &str) -> bool {
+    let dims: Vec<&str> = by.split(',').map(str::trim).collect();
+    dims.iter()
+        .enumerate()
+        .all(|(i, d)| (DIMENSIONS.contains(d) || *d == "organization") && !dims[..i].contains(d))
+}
 
 /// Where a dataset lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,15 +327,26 @@ impl Pipeline {
             }
             scan.opt_out = Some(p);
         }
-        if let Some(p) = &scan.ca_file {
-            let p = base.join(p);
-            if !p.is_file() {
-                return Err(invalid(
-                    "scan.ca_file",
-                    format!("{} does not exist", p.display()),
-                ));
+        for (key, file) in [
+            ("scan.ca_file", &mut scan.ca_file),
+            ("scan.vrps", &mut scan.vrps),
+            ("scan.prefix_origins", &mut scan.prefix_origins),
+            ("scan.ip_asn", &mut scan.ip_asn),
+        ] {
+            if let Some(p) = file.as_ref() {
+                let p = base.join(p);
+                if !p.is_file() {
+                    return Err(invalid(key, format!("{} does not exist", p.display())));
+                }
+                *file = Some(p);
             }
-            scan.ca_file = Some(p);
+        }
+        let tables = [&scan.vrps, &scan.prefix_origins, &scan.ip_asn];
+        if tables.iter().any(|t| t.is_some()) && !tables.iter().all(|t| t.is_some()) {
+            return Err(invalid(
+                "scan.vrps",
+                "vrps, prefix_origins and ip_asn go together: give all three or none".into(),
+            ));
         }
         if let Some(rate) = scan.connection_rate {
             if !(rate.is_finite() && rate > 0.0) {
@@ -333,12 +363,13 @@ impl Pipeline {
             ));
         }
         for (i, by) in file.aggregate.by.iter().enumerate() {
-            if !GROUPINGS.contains(&by.as_str()) {
+            if !is_grouping(by) {
                 return Err(invalid(
                     &format!("aggregate.by[{i}]"),
                     format!(
-                        "'{by}' is not a grouping; use one of {}",
-                        GROUPINGS.join(", ")
+                        "'{by}' is not a grouping; use one of {} or a comma-separated \
+                         combination (country,sector)",
+                        DIMENSIONS.join(", ")
                     ),
                 ));
             }
@@ -470,6 +501,17 @@ by = ["country", "country,sector"]
     }
 
     #[test]
+    fn groupings_combine_dimensions() {
+        let (_dir, file) = setup();
+        let text = GOOD.replace(
+            "\"country,sector\"]",
+            "\"country,sector\", \"hosting_country\", \"sector, hosting_asn\", \"organization\"]",
+        );
+        let p = Pipeline::parse(&file, &text).unwrap();
+        assert_eq!(p.aggregate.by.len(), 5);
+    }
+
+    #[test]
     fn unknown_key_names_its_line() {
         let (_dir, file) = setup();
         let text = GOOD.replace("[scan]\n", "[scan]\nconcurency = 5\n");
@@ -495,6 +537,7 @@ by = ["country", "country,sector"]
         for (from, to, key) in [
             ("\"dns\", \"starttls\"", "\"dnsec\"", "scan.checks"),
             ("\"country,sector\"", "\"continent\"", "aggregate.by[1]"),
+            ("\"country,sector\"", "\"sector,sector\"", "aggregate.by[1]"),
             ("name = \"gov\"", "name = \"US gov\"", "name"),
             ("\"US\"", "\"USA\"", "lists[0].default_country"),
             (

@@ -5,8 +5,8 @@
 //! writes adoption.csv / adoption.parquet (long form: scan, grouping, group, metric,
 //! applicable, adopted, rate, ci_low, ci_high, errors, ...) and adoption.json (metric
 //! definitions, scans); this crate reads those files ([`load`]), arranges the rows per metric
-//! into charts (bars by country and by sector with Wilson intervals, a country x sector heat
-//! map, trend lines over scans), draws them with plotters and writes the page ([`render`]).
+//! into charts (bars by country, by sector and by hosting country with Wilson intervals, a
+//! country x sector heat map, trend lines over scans), draws them with plotters and writes the page ([`render`]).
 //! `uptake report` in `uptake-cli` is the thin wrapper.
 //!
 //! The report computes no statistic of its own: every number it shows is a value of the

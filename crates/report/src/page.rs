@@ -156,10 +156,10 @@ fn table(
 fn chart_rows<'a>(chart: &Chart<'a>) -> (Vec<&'static str>, Vec<(Vec<String>, &'a AdoptionRow)>) {
     match &chart.body {
         Body::Bars(bars) => (
-            vec![if bars.dimension == "country" {
-                "Country"
-            } else {
-                "Sector"
+            vec![match bars.dimension {
+                "country" => "Country",
+                "hosting_country" => "Hosting country",
+                _ => "Sector",
             }],
             bars.items
                 .iter()
@@ -423,7 +423,7 @@ fn provenance(out: &mut String, agg: &Aggregates, options: &Options) {
         dims.sort_unstable();
         if !matches!(
             dims.as_slice(),
-            ["all"] | ["country"] | ["sector"] | ["country", "sector"]
+            ["all"] | ["country"] | ["sector"] | ["country", "sector"] | ["hosting_country"]
         ) {
             *other.entry(&r.grouping).or_default() += 1;
         }

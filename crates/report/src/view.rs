@@ -1,5 +1,6 @@
-//! What is drawn: the aggregate rows arranged per metric into charts (bars by country and by
-//! sector, the country x sector heat map, the trend over scans). The drawing ([`crate::draw`])
+//! What is drawn: the aggregate rows arranged per metric into charts (bars by country, by
+//! sector and, when aggregated so, by hosting country; the country x sector heat map, the
+//! trend over scans). The drawing ([`crate::draw`])
 //! and the tables ([`crate::page`]) are both made from these values, so a chart and its table
 //! show the same rows in the same order.
 
@@ -68,7 +69,7 @@ pub struct Item<'a> {
 /// Horizontal bars: one group per bar, with the interval and n.
 #[derive(Debug, Clone)]
 pub struct Bars<'a> {
-    /// `country` or `sector`.
+    /// `country`, `sector` or `hosting_country`.
     pub dimension: &'static str,
     /// Bars, highest rate first; groups without a rate last.
     pub items: Vec<Item<'a>>,
@@ -211,7 +212,11 @@ pub fn metric_views(agg: &Aggregates) -> Vec<MetricView<'_>> {
         let scan_note = format!("scan {} ({})", scan.id, scan.date);
         let subtitle = denominator(def);
         let mut charts = vec![];
-        for (dimension, label) in [("country", "by country"), ("sector", "by sector")] {
+        for (dimension, label) in [
+            ("country", "by country"),
+            ("sector", "by sector"),
+            ("hosting_country", "by hosting country"),
+        ] {
             let mut items: Vec<Item> = in_scan(&[dimension])
                 .into_iter()
                 .map(|row| Item {

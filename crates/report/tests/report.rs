@@ -155,6 +155,11 @@ fn fixture_rows() -> Vec<AdoptionRow> {
                     ));
                 }
             }
+            // Where the domains are hosted.
+            for (i, c) in ["US", "NL", "IE"].iter().enumerate() {
+                let n = 40 + 25 * i as u64 + k;
+                rows.push(row(scan, "hosting_country", c, metric, n, n / 2, i as u64));
+            }
             // An organisation grouping the report does not draw.
             rows.push(row(scan, "organisation", "Ministry of X", metric, 3, 1, 0));
         }
@@ -284,7 +289,7 @@ fn write_json(path: &Path, metrics: &[&str]) {
             "id": id, "date": date, "rows": 1200 + i, "files": 2, "schema_version": 2,
             "unavailable": if i == 0 { serde_json::json!({"starttls": "starttls_status"}) } else { serde_json::json!({}) },
         })).collect::<Vec<_>>(),
-        "groupings": ["all", "country", "sector", "country,sector", "organisation"],
+        "groupings": ["all", "country", "sector", "country,sector", "hosting_country", "organisation"],
         "sector_labels": {"Banking": "K", "Government": "O", "a&b <c>": "unmapped: a&b <c>"},
         "rows": [],
         "changes": [],
@@ -326,10 +331,17 @@ fn every_number_shown_equals_the_tables() {
     let written = render(&agg, &out, &Options::default()).unwrap();
     assert_eq!(written.metrics, 2);
 
-    // dnssec: country, sector, heat map, trend; starttls the same (two scans measured).
+    // dnssec: country, sector, hosting country, heat map, trend; starttls the same (two scans
+    // measured).
     let mut expected_files = vec![];
     for metric in ["dnssec", "starttls"] {
-        for chart in ["country", "sector", "country-sector", "trend"] {
+        for chart in [
+            "country",
+            "sector",
+            "hosting_country",
+            "country-sector",
+            "trend",
+        ] {
             for ext in ["svg", "png"] {
                 expected_files.push(out.join(format!("charts/{metric}-{chart}.{ext}")));
             }
@@ -382,6 +394,7 @@ fn every_number_shown_equals_the_tables() {
         let table = match r.grouping.as_str() {
             "country" if latest => format!("{}-country", r.metric),
             "sector" if latest => format!("{}-sector", r.metric),
+            "hosting_country" if latest => format!("{}-hosting_country", r.metric),
             "country,sector" if latest => format!("{}-country-sector", r.metric),
             "all" if r.available => format!("{}-trend", r.metric),
             "all" => "errors".to_string(),

@@ -52,7 +52,7 @@ impl Resolve for DnsResolve<'_, '_> {
     }
 }
 
-async fn addresses(
+pub(crate) async fn addresses(
     dns: &DomainDns<'_>,
     host: &str,
 ) -> (Lookup<std::net::Ipv4Addr>, Lookup<Ipv6Addr>) {
@@ -60,7 +60,7 @@ async fn addresses(
 }
 
 /// IPv4 first, then IPv6.
-fn ips(a: &Lookup<std::net::Ipv4Addr>, aaaa: &Lookup<Ipv6Addr>) -> Vec<IpAddr> {
+pub(crate) fn ips(a: &Lookup<std::net::Ipv4Addr>, aaaa: &Lookup<Ipv6Addr>) -> Vec<IpAddr> {
     let v4 = a
         .records()
         .unwrap_or_default()

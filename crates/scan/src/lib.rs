@@ -16,6 +16,7 @@ pub mod connect;
 pub mod dial;
 pub mod probe;
 pub mod resolve;
+pub mod routing;
 pub mod stats;
 pub mod targets;
 
@@ -125,6 +126,9 @@ pub struct ScanOptions {
     pub progress: bool,
     /// The connection stage (web and mail checks); `None` runs the DNS checks only.
     pub connect: Option<ConnectOptions>,
+    /// Routing tables for `rpki` and the hosting columns ([`routing`]), loaded once per
+    /// scan; `None` leaves those columns null.
+    pub routing: Option<Arc<uptake_routing::RoutingTables>>,
 }
 
 /// How to run the connection stage ([`connect`]).
@@ -180,6 +184,7 @@ impl ScanOptions {
             commit_interval: Duration::from_secs(30),
             progress: false,
             connect: None,
+            routing: None,
         }
     }
 }
@@ -317,6 +322,17 @@ pub async fn check_domain(domain: &str, opts: &ScanOptions) -> Result<ScanRow, S
             &opts.policy.guard,
             prober,
             c.checks,
+            &mut row,
+        )
+        .await;
+    }
+    if let Some(tables) = &opts.routing {
+        routing::run(
+            &client,
+            &reach,
+            &opts.policy.guard,
+            tables,
+            opts.domain_timeout,
             &mut row,
         )
         .await;
@@ -689,13 +705,14 @@ pub async fn scan(opts: &ScanOptions, stop: StopSignal) -> Result<ScanSummary, S
             }
             Some(Feed::Target(t)) => t,
         };
-        let (client, reach, tx, scan_id, policy, stage) = (
+        let (client, reach, tx, scan_id, policy, stage, tables) = (
             client.clone(),
             reach.clone(),
             rows_tx.clone(),
             scan_id.clone(),
             policy.clone(),
             stage.clone(),
+            opts.routing.clone(),
         );
         let budget = opts.domain_timeout;
         tasks.spawn(async move {
@@ -731,6 +748,9 @@ pub async fn scan(opts: &ScanOptions, stop: StopSignal) -> Result<ScanSummary, S
                     &mut row,
                 ))
                 .await;
+            }
+            if let Some(tables) = &tables {
+                routing::run(&client, &reach, &policy.guard, tables, budget, &mut row).await;
             }
             row.duration_ms = t0.elapsed().as_millis() as i64;
             // The permit is held until the writer has taken the row: a domain waiting for a

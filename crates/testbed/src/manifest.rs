@@ -101,6 +101,33 @@ pub struct Manifest {
     /// `UPTAKE_TESTBED_CA`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<PathBuf>,
+    /// The routing tables, relative to the directory; exported as `UPTAKE_TESTBED_VRPS`,
+    /// `UPTAKE_TESTBED_PREFIX_ORIGINS`, `UPTAKE_TESTBED_IP_ASN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingFiles>,
+}
+
+/// The routing tables of a testbed (paths relative to its directory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingFiles {
+    /// VRPs, rpki-client CSV (`uptake scan --vrps`).
+    pub vrps: PathBuf,
+    /// CAIDA prefix2as (`--prefix-origins`).
+    pub prefix_origins: PathBuf,
+    /// iptoasn.com TSV (`--ip-asn`).
+    pub ip_asn: PathBuf,
+}
+
+impl RoutingFiles {
+    /// The files of `world`, relative to the testbed directory `dir`.
+    pub fn relative_to(dir: &Path, world: &uptake_routing::synthetic::World) -> RoutingFiles {
+        let rel = |p: &Path| p.strip_prefix(dir).unwrap_or(p).to_path_buf();
+        RoutingFiles {
+            vrps: rel(&world.vrps),
+            prefix_origins: rel(&world.prefix2as),
+            ip_asn: rel(&world.ip2asn),
+        }
+    }
 }
 
 /// Errors reading a manifest.

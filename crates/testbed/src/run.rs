@@ -19,6 +19,7 @@
 //!   every server answers on every address (and, for NSD, every configured zone has loaded;
 //!   nginx and Postfix: every listener is in LISTEN state in /proc/net/tcp{,6}), then runs
 //!   COMMAND with `UPTAKE_RESOLVER`, `UPTAKE_TESTBED_DIR`, `UPTAKE_TESTBED_CA`,
+//!   `UPTAKE_TESTBED_VRPS` / `_PREFIX_ORIGINS` / `_IP_ASN` (the routing tables),
 //!   `UPTAKE_ALLOW_ADDRESSES` (the testbed's ranges, which the scanner's special-address
 //!   guard refuses otherwise) and `UPTAKE_IPV6_PROBE` (one of its IPv6 addresses: the
 //!   scanner's IPv6 route self-test) set, stops the servers and removes the state directory.
@@ -99,6 +100,15 @@ pub fn allowed_addresses(manifest: &Manifest) -> String {
 /// Exported to COMMAND: the testbed CA certificate (PEM) that issued the web and mail hosts'
 /// certificates (`uptake scan --ca-file "$UPTAKE_TESTBED_CA"`).
 pub const CA_ENV: &str = "UPTAKE_TESTBED_CA";
+/// Exported to COMMAND: the testbed's routing tables (`uptake scan --vrps
+/// "$UPTAKE_TESTBED_VRPS" --prefix-origins "$UPTAKE_TESTBED_PREFIX_ORIGINS" --ip-asn
+/// "$UPTAKE_TESTBED_IP_ASN"`). Not the scanner's own variables, so a scan in the testbed
+/// measures rpki only when asked to.
+pub const ROUTING_ENV: [&str; 3] = [
+    "UPTAKE_TESTBED_VRPS",
+    "UPTAKE_TESTBED_PREFIX_ORIGINS",
+    "UPTAKE_TESTBED_IP_ASN",
+];
 /// Lines of a server's log shown when it fails to start.
 const LOG_TAIL_LINES: usize = 30;
 /// How long stopped servers get between SIGTERM and SIGKILL.
@@ -291,6 +301,14 @@ pub fn run_inside(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
         .env(DIR_ENV, &dir);
     if let Some(ca) = &manifest.ca {
         child.env(CA_ENV, dir.join(ca));
+    }
+    if let Some(r) = &manifest.routing {
+        for (var, file) in ROUTING_ENV
+            .iter()
+            .zip([&r.vrps, &r.prefix_origins, &r.ip_asn])
+        {
+            child.env(var, dir.join(file));
+        }
     }
     if let Some(v6) = manifest
         .servers

@@ -18,6 +18,7 @@ fn empty_manifest() -> Manifest {
         servers: vec![],
         resolver: "192.0.2.53:53".into(),
         ca: None,
+        routing: None,
     }
 }
 

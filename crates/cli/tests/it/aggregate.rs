@@ -14,10 +14,11 @@ use uptake_model::SECTORS;
 
 use crate::harness::{csv_rows, python, run, testbed, uptake};
 
-type Key = (String, String, String, String);
+/// (scan, grouping, group, metric).
+pub(crate) type Key = (String, String, String, String);
 
 /// adoption.csv as (scan, grouping, group, metric) -> (applicable, adopted, errors).
-fn adoption_counts(path: &Path) -> BTreeMap<Key, (u64, u64, u64)> {
+pub(crate) fn adoption_counts(path: &Path) -> BTreeMap<Key, (u64, u64, u64)> {
     csv_rows(path)
         .into_iter()
         .map(|r| {
@@ -34,6 +35,53 @@ fn adoption_counts(path: &Path) -> BTreeMap<Key, (u64, u64, u64)> {
             )
         })
         .collect()
+}
+
+/// Runs the metrics.sql of `uptake aggregate --out stats` in DuckDB and asserts that it gives
+/// the same (applicable, adopted, errors) as adoption.csv (`ours`) for every key.
+pub(crate) fn assert_duckdb_agrees(stats: &Path, ours: &BTreeMap<Key, (u64, u64, u64)>) {
+    let duck = stats.join("duckdb.csv");
+    let py = format!(
+        r#"
+import duckdb, csv
+sql = open("{sql}").read()
+con = duckdb.connect()
+statements = [s for s in sql.split(";\n") if any(l.strip() and not l.startswith("--") for l in s.splitlines())]
+for s in statements[:-1]:
+    con.execute(s)
+res = con.execute(statements[-1])
+cols = [d[0] for d in res.description]
+with open("{out}", "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["scan", "grouping", "group", "metric", "applicable", "adopted", "errors", "available"])
+    for row in res.fetchall():
+        d = dict(zip(cols, row))
+        for c in cols:
+            if c.endswith("_applicable"):
+                m = c[: -len("_applicable")]
+                w.writerow([d["scan"], d["grouping"], d["grp"], m, d[c], d[m + "_adopted"], d[m + "_errors"], "true"])
+"#,
+        sql = stats.join("metrics.sql").display(),
+        out = duck.display()
+    );
+    let out = run(python().args(["-c", &py]));
+    assert!(out.status.success(), "duckdb could not run metrics.sql");
+    let theirs = adoption_counts(&duck);
+    assert_eq!(
+        ours.len(),
+        theirs.len(),
+        "same (scan, grouping, group, metric) keys"
+    );
+    let diffs: Vec<String> = ours
+        .iter()
+        .filter(|(k, v)| theirs.get(*k) != Some(v))
+        .map(|(k, v)| format!("{k:?}: uptake {v:?}, duckdb {:?}", theirs.get(k)))
+        .collect();
+    assert!(
+        diffs.is_empty(),
+        "uptake and DuckDB differ:\n{}",
+        diffs.join("\n")
+    );
 }
 
 /// The test's own reading of a condition over one truth.csv row (strings; empty is null;
@@ -113,48 +161,7 @@ fn aggregate_agrees_with_truth_and_with_duckdb() {
     assert_eq!(ours.len() % n_metrics, 0);
 
     // 1. DuckDB over the same files with the generated SQL: the same counts, every key.
-    let duck = work.path().join("duckdb.csv");
-    let py = format!(
-        r#"
-import duckdb, csv
-sql = open("{sql}").read()
-con = duckdb.connect()
-statements = [s for s in sql.split(";\n") if any(l.strip() and not l.startswith("--") for l in s.splitlines())]
-for s in statements[:-1]:
-    con.execute(s)
-res = con.execute(statements[-1])
-cols = [d[0] for d in res.description]
-with open("{out}", "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["scan", "grouping", "group", "metric", "applicable", "adopted", "errors", "available"])
-    for row in res.fetchall():
-        d = dict(zip(cols, row))
-        for c in cols:
-            if c.endswith("_applicable"):
-                m = c[: -len("_applicable")]
-                w.writerow([d["scan"], d["grouping"], d["grp"], m, d[c], d[m + "_adopted"], d[m + "_errors"], "true"])
-"#,
-        sql = stats.join("metrics.sql").display(),
-        out = duck.display()
-    );
-    let out = run(python().args(["-c", &py]));
-    assert!(out.status.success(), "duckdb could not run metrics.sql");
-    let theirs = adoption_counts(&duck);
-    assert_eq!(
-        ours.len(),
-        theirs.len(),
-        "same (scan, grouping, group, metric) keys"
-    );
-    let diffs: Vec<String> = ours
-        .iter()
-        .filter(|(k, v)| theirs.get(*k) != Some(v))
-        .map(|(k, v)| format!("{k:?}: uptake {v:?}, duckdb {:?}", theirs.get(k)))
-        .collect();
-    assert!(
-        diffs.is_empty(),
-        "uptake and DuckDB differ:\n{}",
-        diffs.join("\n")
-    );
+    assert_duckdb_agrees(&stats, &ours);
     for grouping in ["all", "country", "sector", "country,sector", "organisation"] {
         assert!(ours.keys().any(|k| k.1 == grouping), "no {grouping} rows");
     }

@@ -5,6 +5,7 @@ mod engine;
 mod harness;
 mod pipeline;
 mod report;
+mod routing;
 mod runner;
 mod scan;
 mod sslyze;

@@ -52,10 +52,13 @@ fn example_pipelines_are_valid() {
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(&path, "domain\nexample.nl\n").unwrap();
         }
-        if let Some(ca) = value.get("scan").and_then(|s| s.get("ca_file")) {
-            let path = copy.parent().unwrap().join(ca.as_str().unwrap());
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(&path, "").unwrap();
+        // So does each file of [scan] (validation checks that they exist).
+        for key in ["ca_file", "vrps", "prefix_origins", "ip_asn", "ip_country"] {
+            if let Some(file) = value.get("scan").and_then(|s| s.get(key)) {
+                let path = copy.parent().unwrap().join(file.as_str().unwrap());
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(&path, "").unwrap();
+            }
         }
         let o = run(uptake().arg("validate").arg(&copy));
         assert!(o.status.success(), "{file}: {}", stderr(&o));

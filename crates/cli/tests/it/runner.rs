@@ -146,6 +146,7 @@ impl Fixture {
             ],
             resolver: "192.0.2.53:53".into(),
             ca: None,
+            routing: None,
         };
         manifest.save(&tb).unwrap();
         Fixture { root }

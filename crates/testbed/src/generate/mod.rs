@@ -9,6 +9,8 @@
 //! - `servers/`: NSD, Unbound, nginx and Postfix config templates, root hints, the root trust
 //!   anchor and the testbed CA (`servers/tls/ca.pem`).
 //! - `certs/`: the web, MTA-STS and mail hosts' certificates; `keys/tls/`: their keys.
+//! - `routing/`: `vrps.csv`, `prefix2as.txt`, `ip2asn.tsv` for the rpki check and the hosting
+//!   columns ([`routing`]).
 //! - `testbed.json`: the manifest, written last.
 
 pub mod hosting;
@@ -17,6 +19,7 @@ pub mod pki;
 pub mod profile;
 mod records;
 mod rng;
+pub mod routing;
 pub mod webmail;
 pub mod world;
 
@@ -125,7 +128,7 @@ fn prepare_out(out: &Path) -> Result<(), GenerateError> {
         if manifest.exists() {
             fs::remove_file(&manifest).map_err(|e| GenerateError::io(&manifest, e))?;
         }
-        for sub in ["zones", "keys", "servers", "certs"] {
+        for sub in ["zones", "keys", "servers", "certs", routing::DIR] {
             let p = out.join(sub);
             if p.exists() {
                 fs::remove_dir_all(&p).map_err(|e| GenerateError::io(&p, e))?;
@@ -215,7 +218,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
     prepare_out(&opts.out)?;
     let out = opts.out.as_path();
     let profiles = draw_profiles(opts);
-    write_lists(out, &profiles, &opts.rates)?;
+    let routing_world = routing::write(out, opts.seed, &profiles)?;
+    write_lists(out, &profiles, &opts.rates, &routing_world)?;
 
     let pki = pki::Pki::create(out)?;
     let spki: records::Spki = webmail::KeyType::ALL.map(|k| pki.spki_sha256(k));
@@ -623,6 +627,10 @@ pub fn generate(opts: &GenerateOptions) -> Result<Summary, GenerateError> {
         servers: manifest_servers,
         resolver: format!("{}:53", RESOLVER[0]),
         ca: Some(PathBuf::from(pki::CA_FILE)),
+        routing: Some(crate::manifest::RoutingFiles::relative_to(
+            out,
+            &routing_world,
+        )),
     };
     manifest.save(out).map_err(|e| GenerateError::io(out, e))?;
     Ok(Summary {
@@ -645,7 +653,12 @@ fn domain_zone_path(i: usize, domain: &str) -> PathBuf {
     PathBuf::from(format!("zones/domains/{:04}/{domain}.zone", i / 1000))
 }
 
-fn write_lists(out: &Path, profiles: &[Profile], rates: &Rates) -> Result<(), GenerateError> {
+fn write_lists(
+    out: &Path,
+    profiles: &[Profile],
+    rates: &Rates,
+    routing: &uptake_routing::synthetic::World,
+) -> Result<(), GenerateError> {
     let csv_err = |path: &Path, e: csv::Error| GenerateError::io(path, std::io::Error::other(e));
     let targets = out.join("targets.csv");
     let mut w = csv::Writer::from_path(&targets).map_err(|e| csv_err(&targets, e))?;
@@ -667,7 +680,7 @@ fn write_lists(out: &Path, profiles: &[Profile], rates: &Rates) -> Result<(), Ge
     w.write_record(profile::truth_header())
         .map_err(|e| csv_err(&truth, e))?;
     for i in 0..profiles.len() {
-        w.write_record(profile::truth_row(profiles, i))
+        w.write_record(profile::truth_row(profiles, i, routing))
             .map_err(|e| csv_err(&truth, e))?;
     }
     w.flush().map_err(|e| GenerateError::io(&truth, e))?;

@@ -687,6 +687,8 @@ pub struct ZoneFacts {
     pub ns_hosts: Vec<String>,
     /// How many of them answer over IPv6.
     pub ns_v6_answering: usize,
+    /// Addresses of the name servers (A and AAAA of each, in `ns_hosts` order).
+    pub ns_addresses: Vec<std::net::IpAddr>,
 }
 
 /// Suffix zones are signed with this algorithm.
@@ -712,6 +714,10 @@ pub fn zone_facts(profiles: &[Profile], i: usize) -> ZoneFacts {
                 denial: "nsec3:0".into(),
                 ns_hosts: servers.iter().map(|s| s.0.to_string()).collect(),
                 ns_v6_answering: 2,
+                ns_addresses: servers
+                    .iter()
+                    .flat_map(|s| [std::net::IpAddr::V4(s.1), std::net::IpAddr::V6(s.2)])
+                    .collect(),
             }
         }
         Placement::Delegated {
@@ -742,6 +748,12 @@ pub fn zone_facts(profiles: &[Profile], i: usize) -> ZoneFacts {
                 },
                 ns_hosts: (0..2).map(|n| prov.ns_name(n)).collect(),
                 ns_v6_answering: prov.v6_answering(),
+                ns_addresses: (0..2)
+                    .flat_map(|n| {
+                        std::iter::once(std::net::IpAddr::V4(prov.ns_v4(n)))
+                            .chain(prov.ns_v6(n).map(std::net::IpAddr::V6))
+                    })
+                    .collect(),
             }
         }
     }
@@ -833,7 +845,11 @@ pub fn mx_hosts(mx: Mx, domain: &str) -> (Vec<String>, usize) {
 }
 
 /// The truth columns of target `i`, in [`truth_header`] order.
-pub fn truth_row(profiles: &[Profile], i: usize) -> Vec<String> {
+pub fn truth_row(
+    profiles: &[Profile],
+    i: usize,
+    routing: &uptake_routing::synthetic::World,
+) -> Vec<String> {
     let p = &profiles[i];
     let zone = zone_facts(profiles, i);
     let ns_ipv6 = match zone.ns_v6_answering {
@@ -897,6 +913,7 @@ pub fn truth_row(profiles: &[Profile], i: usize) -> Vec<String> {
     row.push(p.web_server.v6.to_string());
     row.push(p.web.key.stem().to_string());
     row.push(mx_addresses(p).join(" "));
+    row.extend(super::routing::truth(routing, profiles, i));
     row
 }
 
@@ -1077,6 +1094,10 @@ pub fn truth_header() -> Vec<String> {
         "web_key",
         "mx_addresses",
     ] {
+        h.push(extra.to_string());
+    }
+    h.push(Check::Rpki.status_column());
+    for extra in ["hosting_asn", "hosting_as_name", "hosting_country"] {
         h.push(extra.to_string());
     }
     h
