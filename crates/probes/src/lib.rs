@@ -27,6 +27,7 @@
 pub mod cache;
 pub mod http;
 pub mod legacy;
+pub mod openssl_tls;
 pub mod smtp;
 pub mod tls;
 pub mod web;
@@ -383,6 +384,8 @@ pub struct Prober {
     pub(crate) trust: TrustStore,
     pub(crate) dialer: Arc<dyn Dialer>,
     pub(crate) tls: tls::Configs,
+    /// OpenSSL at security level 0, for HTTP to hosts rustls cannot handshake with.
+    pub(crate) openssl: Result<openssl_tls::Connector, ProbeError>,
     pub(crate) web_hosts: cache::SingleFlight<(std::net::IpAddr, String), Arc<WebHostProbe>>,
     pub(crate) mx_hosts: cache::SingleFlight<String, Arc<MxProbe>>,
     pub(crate) tcp: cache::SingleFlight<SocketAddr, TcpReach>,
@@ -397,6 +400,7 @@ impl Prober {
             trust,
             dialer,
             tls: tls::Configs::new(),
+            openssl: openssl_tls::Connector::new(),
             web_hosts: Default::default(),
             mx_hosts: Default::default(),
             tcp: Default::default(),

@@ -93,6 +93,24 @@ fn all_legacy_suites() -> Vec<u16> {
     .collect()
 }
 
+/// The TLS client of an HTTPS request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// rustls (TLS 1.2 / 1.3).
+    Rustls,
+    /// OpenSSL at security level 0 (TLS 1.0 and up, every suite).
+    OpenSsl,
+}
+
+/// The head of a response, or why there is none.
+fn head_of(r: Result<http::Response, ProbeError>) -> Result<Head, String> {
+    r.map(|r| Head {
+        status: r.status,
+        headers: r.headers,
+    })
+    .map_err(|e| e.to_string())
+}
+
 fn handshake_of(e: &ProbeError) -> Handshake {
     match e {
         ProbeError::Refused => Handshake::Refused,
@@ -217,33 +235,13 @@ impl Prober {
                         // GET / over this connection unless it speaks HTTP/2.
                         let resp = if facts.alpn.as_deref() == Some("h2") {
                             drop(stream);
-                            self.https_get(sa, host, "/", None).await
+                            self.https_get(sa, host, "/", None, Via::Rustls).await
                         } else {
                             Stats::inc(&self.stats.http_requests);
                             http::get(stream, host, "/", &self.cfg.user_agent, None, step).await
                         };
-                        https_response = Some(
-                            resp.map(|r| Head {
-                                status: r.status,
-                                headers: r.headers,
-                            })
-                            .map_err(|e| e.to_string()),
-                        );
-                        security_txt = Some(
-                            self.https_get(
-                                sa,
-                                host,
-                                "/.well-known/security.txt",
-                                Some(self.cfg.security_txt_cap),
-                            )
-                            .await
-                            .map(|r| Document {
-                                status: r.status,
-                                content_type: r.header("content-type").map(str::to_string),
-                                body: r.body,
-                            })
-                            .map_err(|e| e.to_string()),
-                        );
+                        https_response = Some(head_of(resp));
+                        security_txt = Some(self.security_txt(sa, host, Via::Rustls).await);
                         Handshake::Completed
                     }
                     Err(e) => handshake_of(&e),
@@ -303,6 +301,12 @@ impl Prober {
         if certificate_ev.is_none() && !legacy_chain.is_empty() {
             certificate_ev = Some(certificate(&legacy_chain, host, &self.trust, now));
         }
+        // A host rustls cannot talk to but that speaks TLS 1.0/1.1: its pages over OpenSSL.
+        if rustls != Handshake::Completed && legacy == Some(Handshake::Completed) {
+            let resp = self.https_get(sa, host, "/", None, Via::OpenSsl).await;
+            https_response = Some(head_of(resp));
+            security_txt = Some(self.security_txt(sa, host, Via::OpenSsl).await);
+        }
         // Per-class cipher probes, worst class first, only classes worse than the
         // negotiated suite's; stop at the first accepted.
         let mut cipher_probes = Vec::new();
@@ -354,35 +358,65 @@ impl Prober {
         raw_hello(tcp, version, suites, host, self.cfg.step_timeout).await
     }
 
-    /// GET over a new HTTPS connection (ALPN http/1.1) to `sa` with SNI and Host `host`.
+    /// GET over a new HTTPS connection (ALPN http/1.1) to `sa` with SNI and Host `host`, the
+    /// TLS spoken by `via`.
     async fn https_get(
         &self,
         sa: SocketAddr,
         host: &str,
         path: &str,
         cap: Option<usize>,
+        via: Via,
     ) -> Result<http::Response, ProbeError> {
+        let step = self.cfg.step_timeout;
+        let ua = &self.cfg.user_agent;
+        let openssl = match via {
+            Via::Rustls => None,
+            Via::OpenSsl => Some(self.openssl.as_ref().map_err(Clone::clone)?),
+        };
         let tcp = self.connect(sa).await?;
         Stats::inc(&self.stats.tls_handshakes);
-        let (stream, _) =
-            crate::tls::handshake(self.tls.http1.clone(), tcp, host, self.cfg.step_timeout).await?;
-        Stats::inc(&self.stats.http_requests);
-        http::get(
-            stream,
-            host,
-            path,
-            &self.cfg.user_agent,
-            cap,
-            self.cfg.step_timeout,
-        )
-        .await
+        match openssl {
+            None => {
+                let (stream, _) =
+                    crate::tls::handshake(self.tls.http1.clone(), tcp, host, step).await?;
+                Stats::inc(&self.stats.http_requests);
+                http::get(stream, host, path, ua, cap, step).await
+            }
+            Some(connector) => {
+                let stream = connector.handshake(tcp, host, step).await?;
+                Stats::inc(&self.stats.http_requests);
+                http::get(stream, host, path, ua, cap, step).await
+            }
+        }
     }
 
-    /// GET of `url` at `address` (TLS for https).
+    /// GET `https://host/.well-known/security.txt` (capped, not followed) at `sa`.
+    async fn security_txt(&self, sa: SocketAddr, host: &str, via: Via) -> Result<Document, String> {
+        let path = "/.well-known/security.txt";
+        let cap = Some(self.cfg.security_txt_cap);
+        self.https_get(sa, host, path, cap, via)
+            .await
+            .map(|r| Document {
+                status: r.status,
+                content_type: r.header("content-type").map(str::to_string),
+                body: r.body,
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    /// GET of `url` at `address` (TLS for https: rustls, and OpenSSL when the host turned
+    /// rustls down, as a TLS 1.0/1.1-only host does).
     async fn get_url(&self, address: IpAddr, url: &Url) -> Result<http::Response, ProbeError> {
         let sa = SocketAddr::new(address, url.port);
         if url.https {
-            return self.https_get(sa, &url.host, &url.path, None).await;
+            let (host, path) = (&url.host, &url.path);
+            return match self.https_get(sa, host, path, None, Via::Rustls).await {
+                Err(ProbeError::TlsRejected(_)) => {
+                    self.https_get(sa, host, path, None, Via::OpenSsl).await
+                }
+                other => other,
+            };
         }
         let tcp = self.connect(sa).await?;
         Stats::inc(&self.stats.http_requests);

@@ -186,6 +186,48 @@ async fn tls10_only_server_is_seen_by_the_legacy_probe() {
 }
 
 #[tokio::test]
+async fn tls10_only_server_gets_its_pages_fetched_over_openssl() {
+    let pki = Pki::new();
+    let (chain, key) = pki.leaf(&["old.test"]);
+    let https = tls10_https_server(chain, key, Arc::new(|p: &str| site(p))).await;
+    // Port 80 redirects to the same (TLS 1.0-only) host over https.
+    let location = format!("https://old.test:{}/", https.port());
+    let loc = location.clone();
+    let http = http_server(Arc::new(move |_: &str| {
+        response("301 Moved", &[("location", &loc)], "")
+    }))
+    .await;
+    let prober = Prober::new(
+        config(https, http, http),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
+    let p = prober.web_host(LOCAL, "old.test", &Loopback).await;
+    assert!(matches!(&p.rustls, Handshake::Failed(_)), "{:?}", p.rustls);
+    assert_eq!(p.legacy, Some(Handshake::Completed));
+    assert_eq!(p.legacy_versions, Ok(vec![TlsVersion::Tls10]));
+    assert_eq!(p.certificate.as_ref().unwrap().0.status, Status::Valid);
+    // GET / and security.txt went over OpenSSL: the headers and the file are there.
+    let head = p.https_response.clone().unwrap().unwrap();
+    assert_eq!(head.status, 200);
+    assert!(head
+        .headers
+        .iter()
+        .any(|(n, v)| n == "strict-transport-security" && v.starts_with("max-age=31536000")));
+    let sec = p.security_txt.clone().unwrap().unwrap();
+    assert_eq!(sec.status, 200);
+    assert!(String::from_utf8_lossy(&sec.body).contains("Contact: mailto:security@web.test"));
+    // The https hop of the redirect chain: rustls turned down, then OpenSSL.
+    assert_eq!(
+        p.redirect_chain,
+        vec![format!("301 {location}"), "200".to_string()]
+    );
+    // GET / and security.txt over OpenSSL, http://, the hop over rustls (turned down) and
+    // again over OpenSSL.
+    assert_eq!(prober.stats().http_requests, 4);
+}
+
+#[tokio::test]
 async fn starttls_session_sends_no_mail_and_is_shared() {
     let pki = Pki::new();
     let cfg_tls = pki.server_config(

@@ -1,6 +1,6 @@
 //! In-process servers on loopback for the probe tests: a rustls HTTPS server (rcgen
 //! certificates), a plain HTTP server, an SMTP server with STARTTLS, a fake TLS 1.0 server
-//! answering raw hellos, and hostile servers (silent, 1 byte per second, endless redirects,
+//! answering raw hellos, a real TLS 1.0-only HTTPS server (OpenSSL), and hostile servers (silent, 1 byte per second, endless redirects,
 //! 1 GB body, TLS garbage).
 
 #![allow(dead_code, missing_docs)]
@@ -119,6 +119,39 @@ pub async fn https_server(config: Arc<rustls::ServerConfig>, handler: Handler) -
             let (acceptor, handler) = (acceptor.clone(), handler.clone());
             tokio::spawn(async move {
                 if let Ok(tls) = acceptor.accept(tcp).await {
+                    serve_http(tls, handler).await;
+                }
+            });
+        }
+    });
+    a
+}
+
+/// A real HTTPS server that speaks only TLS 1.0 (OpenSSL at security level 0), with the
+/// leaf `chain` and its PKCS#8 `key` (DER), answering with `handler`.
+pub async fn tls10_https_server(chain: Vec<Vec<u8>>, key: Vec<u8>, handler: Handler) -> SocketAddr {
+    use openssl::ssl::{SslAcceptor, SslMethod, SslVersion};
+    let mut b = SslAcceptor::mozilla_intermediate(SslMethod::tls_server()).unwrap();
+    b.set_security_level(0);
+    b.set_cipher_list("ALL:@SECLEVEL=0").unwrap();
+    b.set_min_proto_version(Some(SslVersion::TLS1)).unwrap();
+    b.set_max_proto_version(Some(SslVersion::TLS1)).unwrap();
+    b.set_certificate(&openssl::x509::X509::from_der(&chain[0]).unwrap())
+        .unwrap();
+    b.set_private_key(&openssl::pkey::PKey::private_key_from_der(&key).unwrap())
+        .unwrap();
+    let acceptor = Arc::new(b.build());
+    let (l, a) = listen().await;
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
+            let (acceptor, handler) = (acceptor.clone(), handler.clone());
+            tokio::spawn(async move {
+                let ssl = openssl::ssl::Ssl::new(acceptor.context()).unwrap();
+                let mut tls = tokio_openssl::SslStream::new(ssl, tcp).unwrap();
+                if std::pin::Pin::new(&mut tls).accept().await.is_ok() {
                     serve_http(tls, handler).await;
                 }
             });
