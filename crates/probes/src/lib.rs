@@ -307,6 +307,8 @@ pub struct Stats {
     pub smtp_sessions: AtomicU64,
     /// Web-host or MX probes answered from the shared cache.
     pub shared_hits: AtomicU64,
+    /// Steps tried again after a timeout.
+    pub retries: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -324,6 +326,8 @@ pub struct StatsSnapshot {
     pub smtp_sessions: u64,
     /// Probes answered from the shared cache.
     pub shared_hits: u64,
+    /// Steps tried again after a timeout.
+    pub retries: u64,
 }
 
 impl Stats {
@@ -341,6 +345,7 @@ impl Stats {
             http_requests: g(&self.http_requests),
             smtp_sessions: g(&self.smtp_sessions),
             shared_hits: g(&self.shared_hits),
+            retries: g(&self.retries),
         }
     }
 }

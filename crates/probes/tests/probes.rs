@@ -136,6 +136,26 @@ async fn tls13_recorder_facts_headers_and_security_txt() {
 }
 
 #[tokio::test]
+async fn a_handshake_that_times_out_once_is_tried_again() {
+    let pki = Pki::new();
+    let cfg_tls = pki.server_config(&["busy.test"], &[&rustls::version::TLS13], &[]);
+    // The first connection waits past the step timeout (a busy server's accept queue).
+    let https = https_server_silent_first(cfg_tls, Arc::new(|p: &str| site(p)), 1).await;
+    let closed = closed_port().await;
+    let prober = Prober::new(
+        config(https, closed, closed),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
+    let p = prober.web_host(LOCAL, "busy.test", &Loopback).await;
+    assert_eq!(p.rustls, Handshake::Completed);
+    assert_eq!(p.https_response.clone().unwrap().unwrap().status, 200);
+    assert_eq!(prober.stats().retries, 1);
+    // Once per host part: a host silent on every connection costs one retry, not one per
+    // connection (silent_host_is_an_error_in_time checks the time bound).
+}
+
+#[tokio::test]
 async fn tls12_only_server_and_untrusted_certificate() {
     let pki = Pki::new();
     let stranger = Pki::new();
@@ -378,6 +398,8 @@ async fn silent_host_is_an_error_in_time() {
         .is_err_and(|w| w.contains("timed out")));
     let https = uptake_checks::web::https(&web.rustls, web.legacy.as_ref());
     assert_eq!(https.status, Status::Error);
+    // One retry for port 443 (the handshake), one for port 80 (the response).
+    assert_eq!(prober.stats().retries, 2);
     assert!(
         matches!(&mx.smtp, Smtp::Error(w) if w.contains("SMTP banner timed out")),
         "{:?}",

@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use uptake_checks::mail::dane::{MxDane, Tlsa};
 use uptake_checks::mail::mta_sts::PolicyFetch;
 use uptake_checks::mail::Smtp;
-use uptake_checks::web::tls::{group_name, suite_name, TlsVersion};
+use uptake_checks::web::tls::{group_name, suite_name};
 use uptake_checks::web::{Handshake, HttpResponse};
 use uptake_checks::{self as checks, Lookup};
 use uptake_dns::{RData, RecordType};

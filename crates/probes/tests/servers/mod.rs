@@ -109,13 +109,28 @@ where
 
 /// An HTTPS server: every connection handshakes with `config` and gets `handler`'s answer.
 pub async fn https_server(config: Arc<rustls::ServerConfig>, handler: Handler) -> SocketAddr {
+    https_server_silent_first(config, handler, 0).await
+}
+
+/// An HTTPS server that keeps its first `silent` connections open without a byte (a server
+/// too busy to answer for a moment), then serves like [`https_server`].
+pub async fn https_server_silent_first(
+    config: Arc<rustls::ServerConfig>,
+    handler: Handler,
+    silent: usize,
+) -> SocketAddr {
     let (l, a) = listen().await;
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     tokio::spawn(async move {
+        let mut held = Vec::new();
         loop {
             let Ok((tcp, _)) = l.accept().await else {
                 return;
             };
+            if held.len() < silent {
+                held.push(tcp);
+                continue;
+            }
             let (acceptor, handler) = (acceptor.clone(), handler.clone());
             tokio::spawn(async move {
                 if let Ok(tls) = acceptor.accept(tcp).await {
