@@ -533,3 +533,85 @@ async fn tls_garbage_is_an_error() {
     assert_eq!(https.status, Status::Error);
     assert!(https.reason.is_some());
 }
+
+#[tokio::test]
+async fn gigabyte_security_txt_over_https_is_cut_at_the_cap() {
+    let pki = Pki::new();
+    let cfg_tls = pki.server_config(&["big.test"], &[&rustls::version::TLS13], &[]);
+    let sent = Arc::new(AtomicU64::new(0));
+    let https = https_gigabyte_server(cfg_tls, sent.clone()).await;
+    let closed = closed_port().await;
+    let cfg = config(https, closed, closed);
+    let prober = Prober::new(cfg.clone(), pki.trust(), Arc::new(DirectDialer));
+    let started = Instant::now();
+    let p = prober.web_host(LOCAL, "big.test", &Loopback).await;
+    assert_bounded(started, &cfg);
+    // GET / reads the head only; security.txt stops at its cap.
+    assert_eq!(p.https_response.clone().unwrap().unwrap().status, 200);
+    assert_eq!(
+        p.security_txt.clone().unwrap(),
+        Err(format!("body larger than {} bytes", cfg.security_txt_cap))
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Two responses of 1 GB were offered; far less moved (the client stopped reading).
+    assert!(sent.load(Ordering::Relaxed) < 64 * 1024 * 1024);
+}
+
+#[tokio::test]
+async fn starttls_then_silence_or_garbage_is_an_error_in_time() {
+    let pki = Pki::new();
+    for (after, needle) in [
+        (AfterStarttls::Silence, "timed out"),
+        (AfterStarttls::Garbage, "TLS protocol error"),
+    ] {
+        let smtp = smtp_hostile_after_starttls(after).await;
+        let closed = closed_port().await;
+        let cfg = config(closed, closed, smtp);
+        let prober = Prober::new(cfg.clone(), pki.trust(), Arc::new(DirectDialer));
+        let started = Instant::now();
+        let mx = prober.mx_host("hostile.test", &[LOCAL]).await;
+        assert_bounded(started, &cfg);
+        assert!(
+            matches!(&mx.smtp, Smtp::Error(w) if w.contains(needle)),
+            "{after:?}: {:?}",
+            mx.smtp
+        );
+        let f = uptake_checks::mail::starttls(&[mx.smtp.clone()]);
+        assert_eq!(f.finding.status, Status::Error, "{after:?}");
+    }
+}
+
+#[tokio::test]
+async fn tls10_host_whose_full_handshake_stalls_is_an_error_in_time() {
+    let pki = Pki::new();
+    let (chain, _) = pki.leaf(&["stall.test"]);
+    // Answers the raw hellos (TLS 1.0 accepted), then never finishes a handshake.
+    let https = tls10_server_holding(chain, Duration::from_secs(60)).await;
+    let closed = closed_port().await;
+    // Four steps time out (rustls, its retry, GET / and security.txt over OpenSSL): a host
+    // deadline above that, so each shows its own reason.
+    let cfg = ProbeConfig {
+        host_deadline: Duration::from_secs(12),
+        ..config(https, closed, closed)
+    };
+    let prober = Prober::new(cfg.clone(), pki.trust(), Arc::new(DirectDialer));
+    let started = Instant::now();
+    let p = prober.web_host(LOCAL, "stall.test", &Loopback).await;
+    assert_bounded(started, &cfg);
+    assert!(
+        matches!(&p.rustls, Handshake::Error(w) if w.contains("timed out")),
+        "{:?}",
+        p.rustls
+    );
+    assert_eq!(p.legacy, Some(Handshake::Completed));
+    for (what, r) in [
+        ("GET /", p.https_response.clone().unwrap().map(|_| ())),
+        ("security.txt", p.security_txt.clone().unwrap().map(|_| ())),
+    ] {
+        assert!(
+            r.as_ref()
+                .is_err_and(|w| w.contains("TLS handshake (OpenSSL) timed out")),
+            "{what}: {r:?}"
+        );
+    }
+}
