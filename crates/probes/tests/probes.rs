@@ -576,7 +576,7 @@ async fn starttls_then_silence_or_garbage_is_an_error_in_time() {
             "{after:?}: {:?}",
             mx.smtp
         );
-        let f = uptake_checks::mail::starttls(&[mx.smtp.clone()]);
+        let f = uptake_checks::mail::starttls(std::slice::from_ref(&mx.smtp));
         assert_eq!(f.finding.status, Status::Error, "{after:?}");
     }
 }
