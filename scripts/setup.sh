@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what uptake's demo and tests need on Debian/Ubuntu, if it is missing:
 # the servers of the private internet (NSD, Unbound, ldns tools, dig, iproute2, unshare,
-# nginx-light, Postfix, OpenSSL, curl, uidmap with subordinate ids for root),
+# nginx-light, Postfix, OpenSSL, curl, uidmap with subordinate ids for root), libssl-dev and
+# pkg-config (the probes build against the system's OpenSSL),
 # Chromium (the report test opens the HTML report headless) and a Python venv (.venv) with
 # the test oracles (pyarrow, duckdb), moto's S3-compatible server in .venv-s3, sslyze in
 # .venv-sslyze and checkdmarc in .venv-checkdmarc.
@@ -19,6 +20,9 @@ command -v chromium >/dev/null || need+=(chromium)
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 [ -x /usr/sbin/postfix ] || need+=(postfix)
 command -v openssl >/dev/null || need+=(openssl)
+# The probes link the system's OpenSSL (HTTP to TLS 1.0/1.1-only hosts): headers and pkg-config.
+[ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v curl >/dev/null || need+=(curl)
 command -v newuidmap >/dev/null || need+=(uidmap)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)

@@ -306,6 +306,10 @@ fn scan_argv(
         "connections-per-address",
         scan.connections_per_address.map(|n| n.to_string().into()),
     );
+    flag(
+        "max-connections",
+        scan.max_connections.map(|n| n.to_string().into()),
+    );
     // The scan runs checks by group (the DNS checks always): a group runs when the pipeline
     // names any of its checks.
     let wants = |group: &[Check]| group.iter().any(|c| pipeline.checks.contains(c));

@@ -269,6 +269,11 @@ pub struct ScanArgs {
     /// Connections open at once to one address (web and mail probes) [default: 4].
     #[arg(long, value_name = "N")]
     connections_per_address: Option<usize>,
+    /// Connections open at once in the whole scan (web and mail probes): more handshakes
+    /// outstanding than the hosts answer within --probe-timeout would time out while they
+    /// wait in the hosts' accept queues [default: 256].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
     /// Commit a Parquet part after this many rows [default: 100000].
     #[arg(long, value_name = "ROWS")]
     part_rows: Option<usize>,
@@ -314,6 +319,7 @@ struct ScanConfig {
     user_agent: Option<String>,
     connection_rate: Option<f64>,
     connections_per_address: Option<usize>,
+    max_connections: Option<usize>,
     part_rows: Option<usize>,
     commit_interval: Option<f64>,
     stats: Option<PathBuf>,
@@ -371,6 +377,7 @@ impl ScanArgs {
         or(&mut self.user_agent, c.user_agent);
         or(&mut self.connection_rate, c.connection_rate);
         or(&mut self.connections_per_address, c.connections_per_address);
+        or(&mut self.max_connections, c.max_connections);
         or(&mut self.part_rows, c.part_rows);
         or(&mut self.commit_interval, c.commit_interval);
         or(&mut self.stats, rel(c.stats));
@@ -604,6 +611,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let limits = uptake_policy::LimiterConfig {
         per_address_rate: args.connection_rate.unwrap_or(5.0),
         per_address_concurrency: args.connections_per_address.unwrap_or(4).max(1),
+        total_concurrency: args.max_connections.unwrap_or(256).max(1),
     };
     if !(limits.per_address_rate.is_finite() && limits.per_address_rate > 0.0) {
         bail!("--connection-rate must be a positive number of connections per second");
@@ -642,14 +650,15 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     );
     if let Some(p) = &summary.probe_stats {
         eprintln!(
-            "  probes: {} TLS handshakes ({:.0}/s), {} raw hellos, {} HTTP requests, {} SMTP sessions, {} TCP connects, {} shared results",
+            "  probes: {} TLS handshakes ({:.0}/s), {} raw hellos, {} HTTP requests, {} SMTP sessions, {} TCP connects, {} shared results, {} retries after a timeout",
             p.tls_handshakes,
             p.tls_handshakes as f64 / secs,
             p.raw_hellos,
             p.http_requests,
             p.smtp_sessions,
             p.connects,
-            p.shared_hits
+            p.shared_hits,
+            p.retries
         );
     }
     for (check, counts) in &summary.statuses {

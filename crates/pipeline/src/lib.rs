@@ -117,6 +117,9 @@ pub struct ScanSection {
     /// Web/mail connections open at once to one address (default: the scan's, 4).
     #[serde(default)]
     pub connections_per_address: Option<usize>,
+    /// Web/mail connections open at once in the whole scan (default: the scan's, 256).
+    #[serde(default)]
+    pub max_connections: Option<usize>,
     /// VRPs (rpki-client / Routinator CSV or JSON), relative to the pipeline file. With
     /// `prefix_origins` and `ip_asn` (all three or none) the scan measures `rpki` and the
     /// hosting columns; without them those columns stay null.
@@ -359,6 +362,12 @@ impl Pipeline {
         if scan.connections_per_address == Some(0) {
             return Err(invalid(
                 "scan.connections_per_address",
+                "must be at least 1".to_string(),
+            ));
+        }
+        if scan.max_connections == Some(0) {
+            return Err(invalid(
+                "scan.max_connections",
                 "must be at least 1".to_string(),
             ));
         }

@@ -1,5 +1,7 @@
-//! Per-destination connection limits: a rate and a concurrency cap per IP address, so that
-//! the many domains of one shared host do not turn into a flood at that host.
+//! Connection limits: a rate and a concurrency cap per IP address, so that the many domains
+//! of one shared host do not turn into a flood at that host, and a cap on the connections the
+//! whole scan holds open, so that the scanner never has more handshakes outstanding than the
+//! hosts (and its own CPU) answer within the probe timeout.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -19,6 +21,8 @@ pub struct LimiterConfig {
     pub per_address_rate: f64,
     /// Connections open at once to one address.
     pub per_address_concurrency: usize,
+    /// Connections open at once in the whole scan.
+    pub total_concurrency: usize,
 }
 
 impl Default for LimiterConfig {
@@ -26,12 +30,14 @@ impl Default for LimiterConfig {
         LimiterConfig {
             per_address_rate: 5.0,
             per_address_concurrency: 4,
+            total_concurrency: 256,
         }
     }
 }
 
 /// Hands out permission to connect to an address: the [`AddressGuard`] first, then a slot
-/// of the address's concurrency cap, then a token of its rate.
+/// of the address's concurrency cap, then a slot of the scan-wide cap, then a token of the
+/// address's rate (last, so that a host never sees more than its rate).
 ///
 /// The probes call [`acquire`](Self::acquire) before each connection and hold the returned
 /// [`ConnectionPermit`] until the connection is closed.
@@ -40,6 +46,7 @@ pub struct ConnectionLimiter {
     config: LimiterConfig,
     rate: DefaultKeyedRateLimiter<IpAddr>,
     slots: Mutex<Slots>,
+    total: Arc<Semaphore>,
 }
 
 struct Slots {
@@ -61,6 +68,7 @@ impl std::fmt::Debug for ConnectionLimiter {
 #[derive(Debug)]
 pub struct ConnectionPermit {
     _slot: OwnedSemaphorePermit,
+    _total: OwnedSemaphorePermit,
 }
 
 fn quota(rate: f64) -> Quota {
@@ -91,6 +99,7 @@ impl ConnectionLimiter {
                 map: HashMap::new(),
                 prune_at: PRUNE_MIN,
             }),
+            total: Arc::new(Semaphore::new(config.total_concurrency.max(1))),
         }
     }
 
@@ -125,8 +134,17 @@ impl ConnectionLimiter {
             .acquire_owned()
             .await
             .expect("the limiter never closes its semaphores");
+        let total = self
+            .total
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the limiter never closes its semaphores");
         self.rate.until_key_ready(&address).await;
-        Ok(ConnectionPermit { _slot: slot })
+        Ok(ConnectionPermit {
+            _slot: slot,
+            _total: total,
+        })
     }
 }
 
@@ -136,14 +154,42 @@ mod tests {
     use std::time::Instant;
 
     fn limiter(rate: f64, concurrency: usize) -> ConnectionLimiter {
+        limiter_total(rate, concurrency, 1000)
+    }
+
+    fn limiter_total(rate: f64, concurrency: usize, total: usize) -> ConnectionLimiter {
         let guard = AddressGuard::new(&crate::parse_prefixes("192.0.2.0/24").unwrap(), &[]);
         ConnectionLimiter::new(
             Arc::new(guard),
             LimiterConfig {
                 per_address_rate: rate,
                 per_address_concurrency: concurrency,
+                total_concurrency: total,
             },
         )
+    }
+
+    #[tokio::test]
+    async fn caps_open_connections_of_the_whole_scan() {
+        let l = limiter_total(1000.0, 4, 3);
+        let addrs: Vec<IpAddr> = (1..=4)
+            .map(|i| format!("192.0.2.{i}").parse().unwrap())
+            .collect();
+        let held: Vec<_> = acquire_all(&l, &addrs[..3]).await;
+        // A fourth connection, to yet another address, waits for one of the three.
+        let fourth = tokio::time::timeout(Duration::from_millis(50), l.acquire(addrs[3])).await;
+        assert!(fourth.is_err(), "a fourth open connection was allowed");
+        drop(held);
+        let fourth = tokio::time::timeout(Duration::from_millis(500), l.acquire(addrs[3])).await;
+        assert!(fourth.is_ok(), "scan-wide slot not freed");
+    }
+
+    async fn acquire_all(l: &ConnectionLimiter, addrs: &[IpAddr]) -> Vec<ConnectionPermit> {
+        let mut out = Vec::new();
+        for a in addrs {
+            out.push(l.acquire(*a).await.unwrap());
+        }
+        out
     }
 
     #[tokio::test]

@@ -28,6 +28,7 @@
 pub mod cache;
 pub mod http;
 pub mod legacy;
+pub mod openssl_tls;
 pub mod smtp;
 pub mod tls;
 pub mod web;
@@ -307,6 +308,8 @@ pub struct Stats {
     pub smtp_sessions: AtomicU64,
     /// Web-host or MX probes answered from the shared cache.
     pub shared_hits: AtomicU64,
+    /// Steps tried again after a timeout.
+    pub retries: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -324,6 +327,8 @@ pub struct StatsSnapshot {
     pub smtp_sessions: u64,
     /// Probes answered from the shared cache.
     pub shared_hits: u64,
+    /// Steps tried again after a timeout.
+    pub retries: u64,
 }
 
 impl Stats {
@@ -341,6 +346,7 @@ impl Stats {
             http_requests: g(&self.http_requests),
             smtp_sessions: g(&self.smtp_sessions),
             shared_hits: g(&self.shared_hits),
+            retries: g(&self.retries),
         }
     }
 }
@@ -395,6 +401,8 @@ pub struct Prober {
     pub(crate) trust: TrustStore,
     pub(crate) dialer: Arc<dyn Dialer>,
     pub(crate) tls: tls::Configs,
+    /// OpenSSL at security level 0, for HTTP to hosts rustls cannot handshake with.
+    pub(crate) openssl: Result<openssl_tls::Connector, ProbeError>,
     pub(crate) web_hosts: cache::SingleFlight<(std::net::IpAddr, String), Arc<WebHostProbe>>,
     pub(crate) mx_hosts: cache::SingleFlight<String, Arc<MxProbe>>,
     pub(crate) tcp: cache::SingleFlight<SocketAddr, TcpReach>,
@@ -409,6 +417,7 @@ impl Prober {
             trust,
             dialer,
             tls: tls::Configs::new(),
+            openssl: openssl_tls::Connector::new(),
             web_hosts: cache::SingleFlight::bounded(WEB_HOSTS_HELD),
             mx_hosts: cache::SingleFlight::bounded(MX_HOSTS_HELD),
             tcp: cache::SingleFlight::bounded(TCP_REACH_HELD),

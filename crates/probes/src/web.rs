@@ -2,6 +2,7 @@
 //! one MX host (shared per host name), and one MTA-STS policy fetch.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use uptake_checks::mail::Smtp;
 use uptake_checks::web::certificate::{certificate, CertificateEvidence};
@@ -91,6 +92,46 @@ fn all_legacy_suites() -> Vec<u16> {
     .flat_map(|c| suites_of(*c).iter().copied())
     .filter(|s| *s >> 8 != 0x13)
     .collect()
+}
+
+/// One more try of a step that timed out, once per part of a host probe (its port 443 part,
+/// its port 80 part, an MTA-STS fetch). Under load a handshake can wait in a busy server's
+/// accept queue past the step timeout; a second try tells a slow moment from a silent host,
+/// and a silent host costs one step more, not one per connection.
+pub(crate) struct Retry(AtomicBool);
+
+impl Retry {
+    pub(crate) fn new() -> Retry {
+        Retry(AtomicBool::new(true))
+    }
+
+    /// Whether to try again after `e` (a timeout, and the retry not yet used); counts it.
+    pub(crate) fn again(&self, e: &ProbeError, stats: &Stats) -> bool {
+        let again =
+            matches!(e, ProbeError::Timeout { .. }) && self.0.swap(false, Ordering::Relaxed);
+        if again {
+            Stats::inc(&stats.retries);
+        }
+        again
+    }
+}
+
+/// The TLS client of an HTTPS request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// rustls (TLS 1.2 / 1.3).
+    Rustls,
+    /// OpenSSL at security level 0 (TLS 1.0 and up, every suite).
+    OpenSsl,
+}
+
+/// The head of a response, or why there is none.
+fn head_of(r: Result<http::Response, ProbeError>) -> Result<Head, String> {
+    r.map(|r| Head {
+        status: r.status,
+        headers: r.headers,
+    })
+    .map_err(|e| e.to_string())
 }
 
 fn handshake_of(e: &ProbeError) -> Handshake {
@@ -196,65 +237,56 @@ impl Prober {
         let mut certificate_ev = None;
         let mut https_response = None;
         let mut security_txt = None;
-        let rustls = match self.connect(sa).await {
-            Err(e) => {
+        let retry = Retry::new();
+        let mut attempt = self.rustls_attempt(sa, host).await;
+        if let Err((_, e)) = &attempt {
+            if retry.again(e, &self.stats) {
+                attempt = self.rustls_attempt(sa, host).await;
+            }
+        }
+        let rustls = match attempt {
+            Err((false, e)) => {
                 let h = handshake_of(&e);
                 let why = e.to_string();
                 return (h, None, None, Err(why), vec![], None, None, None);
             }
-            Ok(tcp) => {
-                Stats::inc(&self.stats.tls_handshakes);
-                match crate::tls::handshake(self.tls.https.clone(), tcp, host, step).await {
-                    Ok((stream, facts)) => {
-                        certificate_ev = Some(certificate(&facts.chain, host, &self.trust, now));
-                        negotiated = Some(Negotiated {
-                            version: facts.version,
-                            suite: facts.suite,
-                            group: facts.group,
-                            alpn: facts.alpn.clone(),
-                            hello_retry: facts.hello_retry,
-                        });
-                        // GET / over this connection unless it speaks HTTP/2.
-                        let resp = if facts.alpn.as_deref() == Some("h2") {
-                            drop(stream);
-                            self.https_get(sa, host, "/", None).await
-                        } else {
-                            Stats::inc(&self.stats.http_requests);
-                            http::get(stream, host, "/", &self.cfg.user_agent, None, step).await
-                        };
-                        https_response = Some(
-                            resp.map(|r| Head {
-                                status: r.status,
-                                headers: r.headers,
-                            })
-                            .map_err(|e| e.to_string()),
-                        );
-                        security_txt = Some(
-                            self.https_get(
-                                sa,
-                                host,
-                                "/.well-known/security.txt",
-                                Some(self.cfg.security_txt_cap),
-                            )
+            Err((true, e)) => handshake_of(&e),
+            Ok((stream, facts)) => {
+                certificate_ev = Some(certificate(&facts.chain, host, &self.trust, now));
+                negotiated = Some(Negotiated {
+                    version: facts.version,
+                    suite: facts.suite,
+                    group: facts.group,
+                    alpn: facts.alpn.clone(),
+                    hello_retry: facts.hello_retry,
+                });
+                // GET / over this connection unless it speaks HTTP/2.
+                let resp = if facts.alpn.as_deref() == Some("h2") {
+                    drop(stream);
+                    self.https_get(sa, host, "/", None, Via::Rustls, &retry)
+                        .await
+                } else {
+                    Stats::inc(&self.stats.http_requests);
+                    http::get(stream, host, "/", &self.cfg.user_agent, None, step).await
+                };
+                // A timed-out answer is asked again on a new connection.
+                let resp = match resp {
+                    Err(e) if retry.again(&e, &self.stats) => {
+                        self.https_get(sa, host, "/", None, Via::Rustls, &retry)
                             .await
-                            .map(|r| Document {
-                                status: r.status,
-                                content_type: r.header("content-type").map(str::to_string),
-                                body: r.body,
-                            })
-                            .map_err(|e| e.to_string()),
-                        );
-                        Handshake::Completed
                     }
-                    Err(e) => handshake_of(&e),
-                }
+                    other => other,
+                };
+                https_response = Some(head_of(resp));
+                security_txt = Some(self.security_txt(sa, host, Via::Rustls, &retry).await);
+                Handshake::Completed
             }
         };
         // TLS 1.0 / 1.1: a hello offering at most 1.1 (a 1.0-only server answers 1.0), then
         // one at 1.0 when 1.1 was accepted.
         let all = all_legacy_suites();
         let mut legacy_chain = Vec::new();
-        let legacy_versions = match self.raw(sa, 0x0302, &all, host).await {
+        let legacy_versions = match self.raw(sa, 0x0302, &all, host, &retry).await {
             Err(e) => Err(e.to_string()),
             Ok(HelloOutcome::Rejected(_)) => Ok(vec![]),
             Ok(HelloOutcome::Accepted {
@@ -280,7 +312,7 @@ impl Prober {
                     }
                     0x0302 => {
                         v.push(TlsVersion::Tls11);
-                        match self.raw(sa, 0x0301, &all, host).await {
+                        match self.raw(sa, 0x0301, &all, host, &retry).await {
                             Ok(HelloOutcome::Accepted {
                                 version: 0x0301, ..
                             }) => {
@@ -303,6 +335,14 @@ impl Prober {
         if certificate_ev.is_none() && !legacy_chain.is_empty() {
             certificate_ev = Some(certificate(&legacy_chain, host, &self.trust, now));
         }
+        // A host rustls cannot talk to but that speaks TLS 1.0/1.1: its pages over OpenSSL.
+        if rustls != Handshake::Completed && legacy == Some(Handshake::Completed) {
+            let resp = self
+                .https_get(sa, host, "/", None, Via::OpenSsl, &retry)
+                .await;
+            https_response = Some(head_of(resp));
+            security_txt = Some(self.security_txt(sa, host, Via::OpenSsl, &retry).await);
+        }
         // Per-class cipher probes, worst class first, only classes worse than the
         // negotiated suite's; stop at the first accepted.
         let mut cipher_probes = Vec::new();
@@ -316,7 +356,7 @@ impl Prober {
                 if class <= floor {
                     break;
                 }
-                let outcome = match self.raw(sa, 0x0303, suites_of(class), host).await {
+                let outcome = match self.raw(sa, 0x0303, suites_of(class), host, &retry).await {
                     Ok(HelloOutcome::Accepted { suite, .. }) => {
                         Ok(suites_of(class).contains(&suite))
                     }
@@ -342,7 +382,44 @@ impl Prober {
         )
     }
 
+    /// A rustls handshake (ALPN h2, http/1.1) on a new connection to `sa`; the error says
+    /// whether the TCP connection was made (`true`: the handshake failed).
+    async fn rustls_attempt(
+        &self,
+        sa: SocketAddr,
+        host: &str,
+    ) -> Result<
+        (
+            tokio_rustls::client::TlsStream<crate::Connection>,
+            crate::tls::TlsFacts,
+        ),
+        (bool, ProbeError),
+    > {
+        let tcp = self.connect(sa).await.map_err(|e| (false, e))?;
+        Stats::inc(&self.stats.tls_handshakes);
+        crate::tls::handshake(self.tls.https.clone(), tcp, host, self.cfg.step_timeout)
+            .await
+            .map_err(|e| (true, e))
+    }
+
+    /// A raw hello on a new connection, tried again once (per `retry`) when it timed out.
     async fn raw(
+        &self,
+        sa: SocketAddr,
+        version: u16,
+        suites: &[u16],
+        host: &str,
+        retry: &Retry,
+    ) -> Result<HelloOutcome, ProbeError> {
+        match self.raw_once(sa, version, suites, host).await {
+            Err(e) if retry.again(&e, &self.stats) => {
+                self.raw_once(sa, version, suites, host).await
+            }
+            other => other,
+        }
+    }
+
+    async fn raw_once(
         &self,
         sa: SocketAddr,
         version: u16,
@@ -354,36 +431,107 @@ impl Prober {
         raw_hello(tcp, version, suites, host, self.cfg.step_timeout).await
     }
 
-    /// GET over a new HTTPS connection (ALPN http/1.1) to `sa` with SNI and Host `host`.
+    /// GET over a new HTTPS connection (ALPN http/1.1) to `sa` with SNI and Host `host`, the
+    /// TLS spoken by `via`; tried again once (per `retry`) when a step timed out.
     async fn https_get(
         &self,
         sa: SocketAddr,
         host: &str,
         path: &str,
         cap: Option<usize>,
+        via: Via,
+        retry: &Retry,
     ) -> Result<http::Response, ProbeError> {
-        let tcp = self.connect(sa).await?;
-        Stats::inc(&self.stats.tls_handshakes);
-        let (stream, _) =
-            crate::tls::handshake(self.tls.http1.clone(), tcp, host, self.cfg.step_timeout).await?;
-        Stats::inc(&self.stats.http_requests);
-        http::get(
-            stream,
-            host,
-            path,
-            &self.cfg.user_agent,
-            cap,
-            self.cfg.step_timeout,
-        )
-        .await
+        match self.https_get_once(sa, host, path, cap, via).await {
+            Err(e) if retry.again(&e, &self.stats) => {
+                self.https_get_once(sa, host, path, cap, via).await
+            }
+            other => other,
+        }
     }
 
-    /// GET of `url` at `address` (TLS for https).
-    async fn get_url(&self, address: IpAddr, url: &Url) -> Result<http::Response, ProbeError> {
+    async fn https_get_once(
+        &self,
+        sa: SocketAddr,
+        host: &str,
+        path: &str,
+        cap: Option<usize>,
+        via: Via,
+    ) -> Result<http::Response, ProbeError> {
+        let step = self.cfg.step_timeout;
+        let ua = &self.cfg.user_agent;
+        let openssl = match via {
+            Via::Rustls => None,
+            Via::OpenSsl => Some(self.openssl.as_ref().map_err(Clone::clone)?),
+        };
+        let tcp = self.connect(sa).await?;
+        Stats::inc(&self.stats.tls_handshakes);
+        match openssl {
+            None => {
+                let (stream, _) =
+                    crate::tls::handshake(self.tls.http1.clone(), tcp, host, step).await?;
+                Stats::inc(&self.stats.http_requests);
+                http::get(stream, host, path, ua, cap, step).await
+            }
+            Some(connector) => {
+                let stream = connector.handshake(tcp, host, step).await?;
+                Stats::inc(&self.stats.http_requests);
+                http::get(stream, host, path, ua, cap, step).await
+            }
+        }
+    }
+
+    /// GET `https://host/.well-known/security.txt` (capped, not followed) at `sa`.
+    async fn security_txt(
+        &self,
+        sa: SocketAddr,
+        host: &str,
+        via: Via,
+        retry: &Retry,
+    ) -> Result<Document, String> {
+        let path = "/.well-known/security.txt";
+        let cap = Some(self.cfg.security_txt_cap);
+        self.https_get(sa, host, path, cap, via, retry)
+            .await
+            .map(|r| Document {
+                status: r.status,
+                content_type: r.header("content-type").map(str::to_string),
+                body: r.body,
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    /// GET of `url` at `address` (TLS for https: rustls, and OpenSSL when the host turned
+    /// rustls down, as a TLS 1.0/1.1-only host does).
+    /// A timed-out step is tried again once (per `retry`).
+    async fn get_url(
+        &self,
+        address: IpAddr,
+        url: &Url,
+        retry: &Retry,
+    ) -> Result<http::Response, ProbeError> {
         let sa = SocketAddr::new(address, url.port);
         if url.https {
-            return self.https_get(sa, &url.host, &url.path, None).await;
+            let (host, path) = (&url.host, &url.path);
+            return match self
+                .https_get(sa, host, path, None, Via::Rustls, retry)
+                .await
+            {
+                Err(ProbeError::TlsRejected(_)) => {
+                    self.https_get(sa, host, path, None, Via::OpenSsl, retry)
+                        .await
+                }
+                other => other,
+            };
         }
+        match self.http_get_once(sa, url).await {
+            Err(e) if retry.again(&e, &self.stats) => self.http_get_once(sa, url).await,
+            other => other,
+        }
+    }
+
+    /// GET of the http `url` at `sa`.
+    async fn http_get_once(&self, sa: SocketAddr, url: &Url) -> Result<http::Response, ProbeError> {
         let tcp = self.connect(sa).await?;
         Stats::inc(&self.stats.http_requests);
         let host = if url.port == 80 {
@@ -415,7 +563,8 @@ impl Prober {
             path: "/".into(),
         };
         let mut chain = Vec::new();
-        let first = match self.get_url(address, &start).await {
+        let retry = Retry::new();
+        let first = match self.get_url(address, &start, &retry).await {
             Err(ProbeError::Refused) => return (Port80::Refused, chain),
             Err(e) => {
                 chain.push(format!("error: {e}"));
@@ -470,7 +619,7 @@ impl Prober {
                     break;
                 }
             };
-            match self.get_url(addr, &next).await {
+            match self.get_url(addr, &next, &retry).await {
                 Ok(r) => {
                     url = next;
                     resp = r;
@@ -615,7 +764,7 @@ impl Prober {
         let Some(&address) = addrs.first() else {
             return PolicyResult::Failed(format!("no address for {policy_host}"));
         };
-        let fut = async {
+        let once = || async {
             let sa = SocketAddr::new(address, self.cfg.ports.https);
             let tcp = self.connect(sa).await?;
             Stats::inc(&self.stats.tls_handshakes);
@@ -638,6 +787,15 @@ impl Prober {
             )
             .await;
             Ok::<_, ProbeError>((cert, r))
+        };
+        // A step that timed out (handshake or response) is tried again once.
+        let retry = Retry::new();
+        let fut = async {
+            match once().await {
+                Err(e) if retry.again(&e, &self.stats) => once().await,
+                Ok((_, Err(e))) if retry.again(&e, &self.stats) => once().await,
+                other => other,
+            }
         };
         match tokio::time::timeout(self.cfg.host_deadline, fut).await {
             Err(_) => PolicyResult::Error("MTA-STS policy fetch timed out".into()),

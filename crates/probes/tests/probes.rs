@@ -136,6 +136,26 @@ async fn tls13_recorder_facts_headers_and_security_txt() {
 }
 
 #[tokio::test]
+async fn a_handshake_that_times_out_once_is_tried_again() {
+    let pki = Pki::new();
+    let cfg_tls = pki.server_config(&["busy.test"], &[&rustls::version::TLS13], &[]);
+    // The first connection waits past the step timeout (a busy server's accept queue).
+    let https = https_server_silent_first(cfg_tls, Arc::new(|p: &str| site(p)), 1).await;
+    let closed = closed_port().await;
+    let prober = Prober::new(
+        config(https, closed, closed),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
+    let p = prober.web_host(LOCAL, "busy.test", &Loopback).await;
+    assert_eq!(p.rustls, Handshake::Completed);
+    assert_eq!(p.https_response.clone().unwrap().unwrap().status, 200);
+    assert_eq!(prober.stats().retries, 1);
+    // Once per host part: a host silent on every connection costs one retry, not one per
+    // connection (silent_host_is_an_error_in_time checks the time bound).
+}
+
+#[tokio::test]
 async fn tls12_only_server_and_untrusted_certificate() {
     let pki = Pki::new();
     let stranger = Pki::new();
@@ -183,6 +203,48 @@ async fn tls10_only_server_is_seen_by_the_legacy_probe() {
     let f = uptake_checks::web::https(&p.rustls, p.legacy.as_ref());
     assert_eq!(f.status, Status::Available);
     assert_eq!(f.reason.as_deref(), Some("TLS 1.0/1.1 only"));
+}
+
+#[tokio::test]
+async fn tls10_only_server_gets_its_pages_fetched_over_openssl() {
+    let pki = Pki::new();
+    let (chain, key) = pki.leaf(&["old.test"]);
+    let https = tls10_https_server(chain, key, Arc::new(|p: &str| site(p))).await;
+    // Port 80 redirects to the same (TLS 1.0-only) host over https.
+    let location = format!("https://old.test:{}/", https.port());
+    let loc = location.clone();
+    let http = http_server(Arc::new(move |_: &str| {
+        response("301 Moved", &[("location", &loc)], "")
+    }))
+    .await;
+    let prober = Prober::new(
+        config(https, http, http),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
+    let p = prober.web_host(LOCAL, "old.test", &Loopback).await;
+    assert!(matches!(&p.rustls, Handshake::Failed(_)), "{:?}", p.rustls);
+    assert_eq!(p.legacy, Some(Handshake::Completed));
+    assert_eq!(p.legacy_versions, Ok(vec![TlsVersion::Tls10]));
+    assert_eq!(p.certificate.as_ref().unwrap().0.status, Status::Valid);
+    // GET / and security.txt went over OpenSSL: the headers and the file are there.
+    let head = p.https_response.clone().unwrap().unwrap();
+    assert_eq!(head.status, 200);
+    assert!(head
+        .headers
+        .iter()
+        .any(|(n, v)| n == "strict-transport-security" && v.starts_with("max-age=31536000")));
+    let sec = p.security_txt.clone().unwrap().unwrap();
+    assert_eq!(sec.status, 200);
+    assert!(String::from_utf8_lossy(&sec.body).contains("Contact: mailto:security@web.test"));
+    // The https hop of the redirect chain: rustls turned down, then OpenSSL.
+    assert_eq!(
+        p.redirect_chain,
+        vec![format!("301 {location}"), "200".to_string()]
+    );
+    // GET / and security.txt over OpenSSL, http://, the hop over rustls (turned down) and
+    // again over OpenSSL.
+    assert_eq!(prober.stats().http_requests, 4);
 }
 
 #[tokio::test]
@@ -336,6 +398,8 @@ async fn silent_host_is_an_error_in_time() {
         .is_err_and(|w| w.contains("timed out")));
     let https = uptake_checks::web::https(&web.rustls, web.legacy.as_ref());
     assert_eq!(https.status, Status::Error);
+    // One retry for port 443 (the handshake), one for port 80 (the response).
+    assert_eq!(prober.stats().retries, 2);
     assert!(
         matches!(&mx.smtp, Smtp::Error(w) if w.contains("SMTP banner timed out")),
         "{:?}",
@@ -468,4 +532,86 @@ async fn tls_garbage_is_an_error() {
     let https = uptake_checks::web::https(&p.rustls, p.legacy.as_ref());
     assert_eq!(https.status, Status::Error);
     assert!(https.reason.is_some());
+}
+
+#[tokio::test]
+async fn gigabyte_security_txt_over_https_is_cut_at_the_cap() {
+    let pki = Pki::new();
+    let cfg_tls = pki.server_config(&["big.test"], &[&rustls::version::TLS13], &[]);
+    let sent = Arc::new(AtomicU64::new(0));
+    let https = https_gigabyte_server(cfg_tls, sent.clone()).await;
+    let closed = closed_port().await;
+    let cfg = config(https, closed, closed);
+    let prober = Prober::new(cfg.clone(), pki.trust(), Arc::new(DirectDialer));
+    let started = Instant::now();
+    let p = prober.web_host(LOCAL, "big.test", &Loopback).await;
+    assert_bounded(started, &cfg);
+    // GET / reads the head only; security.txt stops at its cap.
+    assert_eq!(p.https_response.clone().unwrap().unwrap().status, 200);
+    assert_eq!(
+        p.security_txt.clone().unwrap(),
+        Err(format!("body larger than {} bytes", cfg.security_txt_cap))
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Two responses of 1 GB were offered; far less moved (the client stopped reading).
+    assert!(sent.load(Ordering::Relaxed) < 64 * 1024 * 1024);
+}
+
+#[tokio::test]
+async fn starttls_then_silence_or_garbage_is_an_error_in_time() {
+    let pki = Pki::new();
+    for (after, needle) in [
+        (AfterStarttls::Silence, "timed out"),
+        (AfterStarttls::Garbage, "TLS protocol error"),
+    ] {
+        let smtp = smtp_hostile_after_starttls(after).await;
+        let closed = closed_port().await;
+        let cfg = config(closed, closed, smtp);
+        let prober = Prober::new(cfg.clone(), pki.trust(), Arc::new(DirectDialer));
+        let started = Instant::now();
+        let mx = prober.mx_host("hostile.test", &[LOCAL]).await;
+        assert_bounded(started, &cfg);
+        assert!(
+            matches!(&mx.smtp, Smtp::Error(w) if w.contains(needle)),
+            "{after:?}: {:?}",
+            mx.smtp
+        );
+        let f = uptake_checks::mail::starttls(std::slice::from_ref(&mx.smtp));
+        assert_eq!(f.finding.status, Status::Error, "{after:?}");
+    }
+}
+
+#[tokio::test]
+async fn tls10_host_whose_full_handshake_stalls_is_an_error_in_time() {
+    let pki = Pki::new();
+    let (chain, _) = pki.leaf(&["stall.test"]);
+    // Answers the raw hellos (TLS 1.0 accepted), then never finishes a handshake.
+    let https = tls10_server_holding(chain, Duration::from_secs(60)).await;
+    let closed = closed_port().await;
+    // Four steps time out (rustls, its retry, GET / and security.txt over OpenSSL): a host
+    // deadline above that, so each shows its own reason.
+    let cfg = ProbeConfig {
+        host_deadline: Duration::from_secs(12),
+        ..config(https, closed, closed)
+    };
+    let prober = Prober::new(cfg.clone(), pki.trust(), Arc::new(DirectDialer));
+    let started = Instant::now();
+    let p = prober.web_host(LOCAL, "stall.test", &Loopback).await;
+    assert_bounded(started, &cfg);
+    assert!(
+        matches!(&p.rustls, Handshake::Error(w) if w.contains("timed out")),
+        "{:?}",
+        p.rustls
+    );
+    assert_eq!(p.legacy, Some(Handshake::Completed));
+    for (what, r) in [
+        ("GET /", p.https_response.clone().unwrap().map(|_| ())),
+        ("security.txt", p.security_txt.clone().unwrap().map(|_| ())),
+    ] {
+        assert!(
+            r.as_ref()
+                .is_err_and(|w| w.contains("TLS handshake (OpenSSL) timed out")),
+            "{what}: {r:?}"
+        );
+    }
 }

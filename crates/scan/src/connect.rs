@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use uptake_checks::mail::dane::{MxDane, Tlsa};
 use uptake_checks::mail::mta_sts::PolicyFetch;
 use uptake_checks::mail::Smtp;
-use uptake_checks::web::tls::{group_name, suite_name, TlsVersion};
+use uptake_checks::web::tls::{group_name, suite_name};
 use uptake_checks::web::{Handshake, HttpResponse};
 use uptake_checks::{self as checks, Lookup};
 use uptake_dns::{RData, RecordType};
@@ -332,12 +332,9 @@ pub fn evaluate_web(
         Some((f, _)) => f.clone(),
         None => Finding::error("no certificate seen"),
     });
-    let not_over_rustls = || {
-        Finding::error(format!(
-            "HTTP not measured: the host speaks only {}",
-            rustls_version.map_or("TLS 1.0/1.1", TlsVersion::as_str)
-        ))
-    };
+    // The pages are fetched whenever a handshake completed (over rustls, else over OpenSSL
+    // for a TLS 1.0/1.1-only host); none fetched is a probe that stopped before them.
+    let not_fetched = || Finding::error("HTTPS pages not fetched");
     match &probe.https_response {
         Some(Ok(head)) => {
             let hsts_values: Vec<&str> = head
@@ -366,8 +363,8 @@ pub fn evaluate_web(
             findings.security_headers = Some(Finding::error(format!("GET /: {e}")));
         }
         None => {
-            findings.hsts = Some(not_over_rustls());
-            findings.security_headers = Some(not_over_rustls());
+            findings.hsts = Some(not_fetched());
+            findings.security_headers = Some(not_fetched());
         }
     }
     findings.security_txt = Some(match &probe.security_txt {
@@ -384,7 +381,7 @@ pub fn evaluate_web(
             s.finding
         }
         Some(Err(e)) => Finding::error(format!("security.txt: {e}")),
-        None => not_over_rustls(),
+        None => not_fetched(),
     });
 }
 

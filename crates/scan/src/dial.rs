@@ -72,6 +72,7 @@ mod tests {
             LimiterConfig {
                 per_address_rate: 1000.0,
                 per_address_concurrency: 1,
+                total_concurrency: 16,
             },
         ));
         let dialer = PolicyDialer::new(limiter.clone());

@@ -275,6 +275,7 @@ impl ScanSummary {
                 "http_requests": p.http_requests,
                 "smtp_sessions": p.smtp_sessions,
                 "shared_hits": p.shared_hits,
+                "retries": p.retries,
             })),
             "duration_ms": {
                 "mean": self.live.total_duration_ms.checked_div(self.domains).unwrap_or(0),

@@ -1,6 +1,7 @@
 //! Integration tests of the `uptake` binary, most of them against the private internet.
 
 mod aggregate;
+mod checkdmarc;
 mod engine;
 mod harness;
 mod pipeline;

@@ -1,5 +1,5 @@
 //! `uptake scan` over the private internet agrees with the generator's truth, domain by domain,
-//! for every DNS and mail check, and its Parquet output opens in DuckDB and pyarrow.
+//! for every DNS, mail and web check, and its Parquet output opens in DuckDB and pyarrow.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -43,16 +43,14 @@ fn scan_agrees_with_truth_and_opens_in_duckdb_and_pyarrow() {
     let work = tempfile::tempdir().expect("tempdir");
     let data = work.path().join("data");
     let bin = env!("CARGO_BIN_EXE_uptake");
-    // The DNS and mail checks, trusting the testbed CA. The web checks are not yet compared
-    // here: with them the scan disagrees with truth.csv in two known ways (issue 4): hosts that
-    // speak only TLS 1.0/1.1 get hsts, security_txt and security_headers `error` ("HTTP not
-    // measured": the HTTP probes run over rustls only), and under load a few TLS handshakes and
-    // raw ClientHellos time out at 5 s in the first scan. The testbed's shared providers put hundreds of
-    // domains on one web or mail address, so the per-address limits of a real scan (5
-    // connections/s, 4 open) are lifted; the servers are sized for this (nginx workers,
-    // Postfix process limits).
+    // Every check (`--checks all`), trusting the testbed CA. The testbed's shared providers
+    // put hundreds of domains on one web or mail address, so the per-address limits of a real
+    // scan (5 connections/s, 4 open) are lifted; the scan-wide cap (--max-connections,
+    // default 256) keeps the handshakes outstanding at the one nginx below what it answers
+    // within the probe timeout (without it, steps time out under load in nginx's accept
+    // queue), and a step that still times out is tried once more: the comparison is exact.
     let script = format!(
-        "set -e; for id in first second; do {bin} scan --quiet --checks dns,mail --ca-file \"$UPTAKE_TESTBED_CA\" --connection-rate 1000 --connections-per-address 64 --targets {t} --out {d} --scan-id $id; done",
+        "set -e; for id in first second; do {bin} scan --quiet --checks all --ca-file \"$UPTAKE_TESTBED_CA\" --connection-rate 1000 --connections-per-address 64 --targets {t} --out {d} --scan-id $id; done",
         t = dir.join("targets.csv").display(),
         d = data.display()
     );
@@ -63,7 +61,7 @@ fn scan_agrees_with_truth_and_opens_in_duckdb_and_pyarrow() {
         .args(["--", "sh", "-c", &script]));
     assert!(out.status.success(), "scan failed");
     eprintln!(
-        "two scans (DNS and mail checks) in {:.0}s\n{}",
+        "two scans (all checks) in {:.0}s\n{}",
         started.elapsed().as_secs_f64(),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -106,8 +104,9 @@ print("rows", n)
     assert_eq!(got.len(), truth.len(), "one row per target");
     let mut mismatches: Vec<String> = Vec::new();
     let mut per_column: HashMap<String, usize> = HashMap::new();
-    // Every DNS and mail check is compared for every domain: a null (check not run) or an
-    // `error` where the truth has a status is a mismatch.
+    // Every DNS, mail and web check is compared for every domain: a null (check not run) or
+    // an `error` where the truth has a status is a mismatch. pq_kex stays null (not run: the
+    // ring provider has no ML-KEM, issue 9) and rpki is not wired into the scan yet.
     let truth_header: Vec<String> = truth
         .values()
         .next()
@@ -115,7 +114,12 @@ print("rows", n)
         .keys()
         .cloned()
         .collect();
-    let compared: Vec<Check> = Check::DNS.into_iter().chain(Check::MAIL).collect();
+    let compared: Vec<Check> = Check::DNS
+        .into_iter()
+        .chain(Check::MAIL)
+        .chain(Check::WEB.into_iter().filter(|c| *c != Check::PqKex))
+        .collect();
+    assert_eq!(compared.len(), 23);
     for c in &compared {
         assert!(
             truth_header.contains(&c.status_column()),

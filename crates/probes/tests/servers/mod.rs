@@ -1,6 +1,6 @@
 //! In-process servers on loopback for the probe tests: a rustls HTTPS server (rcgen
 //! certificates), a plain HTTP server, an SMTP server with STARTTLS, a fake TLS 1.0 server
-//! answering raw hellos, and hostile servers (silent, 1 byte per second, endless redirects,
+//! answering raw hellos, a real TLS 1.0-only HTTPS server (OpenSSL), and hostile servers (silent, 1 byte per second, endless redirects,
 //! 1 GB body, TLS garbage).
 
 #![allow(dead_code, missing_docs)]
@@ -109,8 +109,54 @@ where
 
 /// An HTTPS server: every connection handshakes with `config` and gets `handler`'s answer.
 pub async fn https_server(config: Arc<rustls::ServerConfig>, handler: Handler) -> SocketAddr {
+    https_server_silent_first(config, handler, 0).await
+}
+
+/// An HTTPS server that keeps its first `silent` connections open without a byte (a server
+/// too busy to answer for a moment), then serves like [`https_server`].
+pub async fn https_server_silent_first(
+    config: Arc<rustls::ServerConfig>,
+    handler: Handler,
+    silent: usize,
+) -> SocketAddr {
     let (l, a) = listen().await;
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
+            if held.len() < silent {
+                held.push(tcp);
+                continue;
+            }
+            let (acceptor, handler) = (acceptor.clone(), handler.clone());
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    serve_http(tls, handler).await;
+                }
+            });
+        }
+    });
+    a
+}
+
+/// A real HTTPS server that speaks only TLS 1.0 (OpenSSL at security level 0), with the
+/// leaf `chain` and its PKCS#8 `key` (DER), answering with `handler`.
+pub async fn tls10_https_server(chain: Vec<Vec<u8>>, key: Vec<u8>, handler: Handler) -> SocketAddr {
+    use openssl::ssl::{SslAcceptor, SslMethod, SslVersion};
+    let mut b = SslAcceptor::mozilla_intermediate(SslMethod::tls_server()).unwrap();
+    b.set_security_level(0);
+    b.set_cipher_list("ALL:@SECLEVEL=0").unwrap();
+    b.set_min_proto_version(Some(SslVersion::TLS1)).unwrap();
+    b.set_max_proto_version(Some(SslVersion::TLS1)).unwrap();
+    b.set_certificate(&openssl::x509::X509::from_der(&chain[0]).unwrap())
+        .unwrap();
+    b.set_private_key(&openssl::pkey::PKey::private_key_from_der(&key).unwrap())
+        .unwrap();
+    let acceptor = Arc::new(b.build());
+    let (l, a) = listen().await;
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = l.accept().await else {
@@ -118,7 +164,9 @@ pub async fn https_server(config: Arc<rustls::ServerConfig>, handler: Handler) -
             };
             let (acceptor, handler) = (acceptor.clone(), handler.clone());
             tokio::spawn(async move {
-                if let Ok(tls) = acceptor.accept(tcp).await {
+                let ssl = openssl::ssl::Ssl::new(acceptor.context()).unwrap();
+                let mut tls = tokio_openssl::SslStream::new(ssl, tcp).unwrap();
+                if std::pin::Pin::new(&mut tls).accept().await.is_ok() {
                     serve_http(tls, handler).await;
                 }
             });
@@ -275,6 +323,92 @@ pub async fn garbage_server() -> SocketAddr {
     a
 }
 
+/// What an SMTP server does after it said "220" to STARTTLS.
+#[derive(Debug, Clone, Copy)]
+pub enum AfterStarttls {
+    /// Nothing: the connection stays open, silent.
+    Silence,
+    /// Pseudo-random bytes instead of a ServerHello.
+    Garbage,
+}
+
+/// An SMTP server that offers STARTTLS and then, instead of a TLS handshake, does `after`.
+pub async fn smtp_hostile_after_starttls(after: AfterStarttls) -> SocketAddr {
+    let (l, a) = listen().await;
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
+            let mut s = BufReader::new(tcp);
+            let _ = s.get_mut().write_all(b"220 mx.test ESMTP\r\n").await;
+            loop {
+                let mut line = String::new();
+                if s.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    break;
+                }
+                let verb = line.split_whitespace().next().unwrap_or("").to_uppercase();
+                if verb == "EHLO" {
+                    let _ = s
+                        .get_mut()
+                        .write_all(b"250-mx.test\r\n250 STARTTLS\r\n")
+                        .await;
+                } else if verb == "STARTTLS" {
+                    let _ = s.get_mut().write_all(b"220 go ahead\r\n").await;
+                    if let AfterStarttls::Garbage = after {
+                        let junk: Vec<u8> =
+                            (0..4096u32).map(|i| (i * 37 % 251) as u8 | 0x80).collect();
+                        let _ = s.get_mut().write_all(&junk).await;
+                    }
+                    held.push(s);
+                    break;
+                }
+            }
+        }
+    });
+    a
+}
+
+/// Answers any request over TLS (`config`) with a 1 GB body, streamed; counts the bytes it
+/// managed to send.
+pub async fn https_gigabyte_server(
+    config: Arc<rustls::ServerConfig>,
+    sent: Arc<std::sync::atomic::AtomicU64>,
+) -> SocketAddr {
+    let (l, a) = listen().await;
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
+            let (acceptor, sent) = (acceptor.clone(), sent.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut s = BufReader::new(tls);
+                if read_head(&mut s).await.is_none() {
+                    return;
+                }
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 1073741824\r\n\r\n";
+                if s.get_mut().write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b'a'; 64 * 1024];
+                for _ in 0..(1 << 14) {
+                    if s.get_mut().write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                    sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    a
+}
+
 /// Answers any request with a 1 GB body (streamed; counts the bytes it managed to send).
 pub async fn gigabyte_server(sent: Arc<std::sync::atomic::AtomicU64>) -> SocketAddr {
     let (l, a) = listen().await;
@@ -309,6 +443,17 @@ pub async fn gigabyte_server(sent: Arc<std::sync::atomic::AtomicU64>) -> SocketA
 /// A fake TLS 1.0-only server: answers every ClientHello with a TLS 1.0 ServerHello (the
 /// first suite offered), a Certificate with `chain` and ServerHelloDone, then waits.
 pub async fn tls10_server(chain: Vec<Vec<u8>>) -> SocketAddr {
+    tls10_server_with(chain, Duration::from_secs(5), true).await
+}
+
+/// A TLS 1.0 server whose handshakes never complete: the raw hellos get the first flight of
+/// [`tls10_server`] (so TLS 1.0 is seen accepted), a full client's hello (rustls',
+/// OpenSSL's: TLS 1.3 suites first) gets no answer; each connection stays open for `hold`.
+pub async fn tls10_server_holding(chain: Vec<Vec<u8>>, hold: Duration) -> SocketAddr {
+    tls10_server_with(chain, hold, false).await
+}
+
+async fn tls10_server_with(chain: Vec<Vec<u8>>, hold: Duration, alert_tls13: bool) -> SocketAddr {
     let (l, a) = listen().await;
     tokio::spawn(async move {
         loop {
@@ -336,10 +481,20 @@ pub async fn tls10_server(chain: Vec<Vec<u8>>) -> SocketAddr {
                 let at = 39 + sid;
                 let first_suite = [hello[at + 2], hello[at + 3]];
                 let client_version = u16::from_be_bytes([hello[4], hello[5]]);
-                // rustls lists its TLS 1.3 suites first; the raw hellos never offer them.
+                // rustls lists its TLS 1.3 suites first (so does OpenSSL); the raw hellos
+                // never offer them.
                 if client_version < 0x0301 || first_suite[0] == 0x13 {
-                    // rustls (TLS 1.2+ only): a protocol_version alert.
-                    let _ = tcp.write_all(&[0x15, 3, 1, 0, 2, 2, 70]).await;
+                    if alert_tls13 {
+                        // rustls (TLS 1.2+ only): a protocol_version alert.
+                        let _ = tcp.write_all(&[0x15, 3, 1, 0, 2, 2, 70]).await;
+                    } else {
+                        // A handshake that never gets an answer.
+                        let mut sink = [0u8; 256];
+                        let _ = tokio::time::timeout(hold, async {
+                            while tcp.read(&mut sink).await.unwrap_or(0) > 0 {}
+                        })
+                        .await;
+                    }
                     return;
                 }
                 let mut sh = vec![3, 1];
@@ -366,7 +521,11 @@ pub async fn tls10_server(chain: Vec<Vec<u8>>) -> SocketAddr {
                 rec.extend_from_slice(&hs);
                 let _ = tcp.write_all(&rec).await;
                 let mut sink = [0u8; 256];
-                let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut sink)).await;
+                let _ = tokio::time::timeout(hold, async {
+                    while tcp.read(&mut sink).await.unwrap_or(0) > 0 {}
+                    tokio::time::sleep(hold).await;
+                })
+                .await;
             });
         }
     });
