@@ -152,8 +152,9 @@ pub struct ConnectArgs {
     /// reply) [default: 5].
     #[arg(long, value_name = "SECONDS")]
     probe_timeout: Option<f64>,
-    /// Seconds all connections to one web or mail host may take together, waiting for the
-    /// per-address limits included [default: 30].
+    /// Seconds all connections to one web or mail host may take together [default: 30].
+    /// Time spent waiting for the per-address and scan-wide connection limits does not count:
+    /// a domain on a busy shared address waits its turn instead of becoming an error.
     #[arg(long, value_name = "SECONDS")]
     host_deadline: Option<f64>,
 }

@@ -26,6 +26,7 @@
 //! `/.well-known/security.txt` and the MTA-STS policy.
 
 pub mod cache;
+pub mod deadline;
 pub mod http;
 pub mod legacy;
 pub mod openssl_tls;
@@ -184,8 +185,9 @@ impl Default for ProbeConfig {
 /// concurrency limits; tests use [`DirectDialer`].
 pub trait Dialer: Send + Sync {
     /// Connects to `addr`. `connect_timeout` bounds the TCP handshake only: time spent
-    /// waiting for the destination's limits is not a network failure and is bounded by the
-    /// caller's host deadline instead.
+    /// waiting for the destination's limits is not a network failure, and a dialer that waits
+    /// does so inside [`deadline::policy_wait`] so it does not count against the host
+    /// deadline either.
     fn connect(
         &self,
         addr: SocketAddr,

@@ -155,14 +155,14 @@ impl Prober {
             .web_hosts
             .get_or_run(key, || async {
                 let deadline = self.cfg.host_deadline;
-                let probe = match tokio::time::timeout(
+                let probe = match crate::deadline::within_active(
                     deadline,
                     self.web_host_uncached(address, host, resolver),
                 )
                 .await
                 {
-                    Ok(p) => p,
-                    Err(_) => {
+                    Some(p) => p,
+                    None => {
                         let why = format!("web host probe exceeded {:.0}s", deadline.as_secs_f64());
                         WebHostProbe {
                             address,
@@ -657,17 +657,18 @@ impl Prober {
             .mx_hosts
             .get_or_run(key, || async {
                 let deadline = self.cfg.host_deadline;
-                let probe = tokio::time::timeout(deadline, self.mx_uncached(host, &addrs))
-                    .await
-                    .unwrap_or_else(|_| MxProbe {
-                        address: addrs.first().copied(),
-                        smtp: Smtp::Error(format!(
-                            "SMTP probe exceeded {:.0}s",
-                            deadline.as_secs_f64()
-                        )),
-                        certificate: None,
-                        negotiated: None,
-                    });
+                let probe =
+                    crate::deadline::within_active(deadline, self.mx_uncached(host, &addrs))
+                        .await
+                        .unwrap_or_else(|| MxProbe {
+                            address: addrs.first().copied(),
+                            smtp: Smtp::Error(format!(
+                                "SMTP probe exceeded {:.0}s",
+                                deadline.as_secs_f64()
+                            )),
+                            certificate: None,
+                            negotiated: None,
+                        });
                 std::sync::Arc::new(probe)
             })
             .await;
@@ -797,15 +798,15 @@ impl Prober {
                 other => other,
             }
         };
-        match tokio::time::timeout(self.cfg.host_deadline, fut).await {
-            Err(_) => PolicyResult::Error("MTA-STS policy fetch timed out".into()),
-            Ok(Err(e)) if e.is_definite() => PolicyResult::Failed(e.to_string()),
-            Ok(Err(e)) => PolicyResult::Error(e.to_string()),
-            Ok(Ok((_, Err(ProbeError::BodyTooLarge(_))))) => {
+        match crate::deadline::within_active(self.cfg.host_deadline, fut).await {
+            None => PolicyResult::Error("MTA-STS policy fetch timed out".into()),
+            Some(Err(e)) if e.is_definite() => PolicyResult::Failed(e.to_string()),
+            Some(Err(e)) => PolicyResult::Error(e.to_string()),
+            Some(Ok((_, Err(ProbeError::BodyTooLarge(_))))) => {
                 PolicyResult::Failed("policy larger than 64 KiB".into())
             }
-            Ok(Ok((_, Err(e)))) => PolicyResult::Error(e.to_string()),
-            Ok(Ok((certificate, Ok(r)))) => PolicyResult::Fetched {
+            Some(Ok((_, Err(e)))) => PolicyResult::Error(e.to_string()),
+            Some(Ok((certificate, Ok(r)))) => PolicyResult::Fetched {
                 certificate,
                 document: Document {
                     status: r.status,

@@ -29,9 +29,8 @@ impl Dialer for PolicyDialer {
         connect_timeout: Duration,
     ) -> futures::future::BoxFuture<'_, Result<Connection, ProbeError>> {
         Box::pin(async move {
-            let permit = self
-                .limiter
-                .acquire(addr.ip())
+            // Waiting for the scan's limits does not count against the host's deadline.
+            let permit = uptake_probes::deadline::policy_wait(self.limiter.acquire(addr.ip()))
                 .await
                 .map_err(|refusal| ProbeError::NotAllowed(refusal.to_string()))?;
             let opened = Connection::open(addr, connect_timeout).await?;
