@@ -494,6 +494,8 @@ pub struct MxProbe {
     pub smtp: Smtp,
     /// The certificate finding for the MX host name, when TLS completed.
     pub certificate: Option<Finding>,
+    /// The leaf's key and signature algorithm (crypto inventory), when TLS completed.
+    pub certificate_evidence: Option<CertificateEvidence>,
     /// Parameters of the STARTTLS handshake.
     pub negotiated: Option<Negotiated>,
 }
@@ -517,6 +519,7 @@ impl Prober {
                             deadline.as_secs_f64()
                         )),
                         certificate: None,
+                        certificate_evidence: None,
                         negotiated: None,
                     });
                 std::sync::Arc::new(probe)
@@ -534,6 +537,7 @@ impl Prober {
                 address: None,
                 smtp: Smtp::Error(format!("no address for {host}")),
                 certificate: None,
+                certificate_evidence: None,
                 negotiated: None,
             };
         };
@@ -541,6 +545,7 @@ impl Prober {
             address: Some(address),
             smtp,
             certificate: None,
+            certificate_evidence: None,
             negotiated: None,
         };
         let tcp = match self
@@ -568,10 +573,12 @@ impl Prober {
             Ok(StarttlsOutcome::NoStarttls(why)) => fail(Smtp::NoStarttls(why)),
             Ok(StarttlsOutcome::HandshakeFailed(why)) => fail(Smtp::HandshakeFailed(why)),
             Ok(StarttlsOutcome::Tls(facts)) => {
-                let (finding, _) = certificate(&facts.chain, host, &self.trust, crate::now_secs());
+                let (finding, evidence) =
+                    certificate(&facts.chain, host, &self.trust, crate::now_secs());
                 MxProbe {
                     address: Some(address),
                     certificate: Some(finding),
+                    certificate_evidence: Some(evidence),
                     negotiated: Some(Negotiated {
                         version: facts.version,
                         suite: facts.suite,

@@ -92,7 +92,12 @@ async fn tls13_recorder_facts_headers_and_security_txt() {
     let n = p.negotiated.clone().unwrap();
     assert_eq!(n.version, TlsVersion::Tls13);
     assert_eq!(n.suite >> 8, 0x13, "a TLS 1.3 suite: {:04x}", n.suite);
-    assert_eq!(n.group, Some(0x001D), "x25519 is rustls's first group");
+    assert_eq!(
+        n.group,
+        Some(0x001D),
+        "x25519: the ring server has no ML-KEM and takes the client's X25519 share"
+    );
+    assert!(!n.hello_retry);
     assert_eq!(n.alpn.as_deref(), Some("http/1.1"));
     let (cert, ev) = p.certificate.clone().unwrap();
     assert_eq!(cert.status, Status::Valid, "{cert:?}");
@@ -468,4 +473,90 @@ async fn tls_garbage_is_an_error() {
     let https = uptake_checks::web::https(&p.rustls, p.legacy.as_ref());
     assert_eq!(https.status, Status::Error);
     assert!(https.reason.is_some());
+}
+
+/// The three kinds of server the `pq_kex` check must tell apart, each over HTTPS and over
+/// SMTP STARTTLS, judged by `uptake_checks::web::tls::pq_kex` on what the probe recorded.
+#[tokio::test]
+async fn pq_kex_hybrid_only_prefers_classical_and_hello_retry() {
+    use rustls::crypto::aws_lc_rs::kx_group;
+    use uptake_checks::web::tls::pq_kex;
+    let pki = Pki::new();
+    let cases: [(
+        &str,
+        &[&'static dyn rustls::crypto::SupportedKxGroup],
+        u16,
+        bool,
+        Status,
+    ); 4] = [
+        (
+            "hybrid only",
+            &[kx_group::X25519MLKEM768],
+            0x11EC,
+            false,
+            Status::PqHybrid,
+        ),
+        (
+            "supports hybrid, prefers classical",
+            &[
+                kx_group::X25519,
+                kx_group::SECP256R1,
+                kx_group::X25519MLKEM768,
+            ],
+            0x001D,
+            false,
+            Status::Classical,
+        ),
+        (
+            "SecP256r1MLKEM768 only (needs a HelloRetryRequest)",
+            &[kx_group::SECP256R1MLKEM768],
+            0x11EB,
+            true,
+            Status::PqHybrid,
+        ),
+        (
+            "classical P-256 only (needs a HelloRetryRequest)",
+            &[kx_group::SECP256R1],
+            0x0017,
+            true,
+            Status::Classical,
+        ),
+    ];
+    for (name, groups, group, retry, status) in cases {
+        let https = https_server(
+            pki.server_config_groups(&["web.test"], groups),
+            Arc::new(site),
+        )
+        .await;
+        let commands = Arc::new(Mutex::new(Vec::new()));
+        let smtp = smtp_server(
+            Some(pki.server_config_groups(&["mx.test"], groups)),
+            commands,
+        )
+        .await;
+        let prober = Prober::new(
+            config(https, closed_port().await, smtp),
+            pki.trust(),
+            Arc::new(DirectDialer),
+        );
+        let web = prober.web_host(LOCAL, "web.test", &Loopback).await;
+        assert_eq!(web.rustls, Handshake::Completed, "{name}");
+        let n = web.negotiated.clone().unwrap();
+        assert_eq!(n.version, TlsVersion::Tls13, "{name}");
+        assert_eq!(n.group, Some(group), "{name}: web group");
+        assert_eq!(n.hello_retry, retry, "{name}: web HelloRetryRequest");
+        assert_eq!(pq_kex(n.group).status, status, "{name}: web");
+        // The same handshake served the other web checks.
+        assert_eq!(web.certificate.as_ref().unwrap().0.status, Status::Valid);
+        assert_eq!(web.https_response.clone().unwrap().unwrap().status, 200);
+        let mx = prober.mx_host("mx.test", &[LOCAL]).await;
+        let m = mx
+            .negotiated
+            .clone()
+            .unwrap_or_else(|| panic!("{name}: {:?}", mx.smtp));
+        assert_eq!(m.group, Some(group), "{name}: MX group");
+        assert_eq!(m.hello_retry, retry, "{name}: MX HelloRetryRequest");
+        assert_eq!(pq_kex(m.group).status, status, "{name}: MX");
+        assert_eq!(prober.stats().smtp_sessions, 1, "{name}: one SMTP session");
+    }
 }

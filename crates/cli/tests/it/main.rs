@@ -4,6 +4,7 @@ mod aggregate;
 mod engine;
 mod harness;
 mod pipeline;
+mod pq;
 mod report;
 mod runner;
 mod scan;

@@ -70,6 +70,30 @@ impl Pki {
         c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Arc::new(c)
     }
+
+    /// A rustls server config for `names` on the aws-lc-rs provider with only the key-exchange
+    /// `groups` given, in the server's order of preference (TLS 1.3 and 1.2).
+    pub fn server_config_groups(
+        &self,
+        names: &[&str],
+        groups: &[&'static dyn rustls::crypto::SupportedKxGroup],
+    ) -> Arc<rustls::ServerConfig> {
+        let (chain, key) = self.leaf(names);
+        let provider = Arc::new(rustls::crypto::CryptoProvider {
+            kx_groups: groups.to_vec(),
+            ..rustls::crypto::aws_lc_rs::default_provider()
+        });
+        let c = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                chain.into_iter().map(CertificateDer::from).collect(),
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+            )
+            .unwrap();
+        Arc::new(c)
+    }
 }
 
 pub async fn listen() -> (TcpListener, SocketAddr) {
