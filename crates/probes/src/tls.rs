@@ -5,7 +5,7 @@
 //! problem). Handshake signatures are still verified (a server must hold the key it shows).
 //! Session resumption is off so every handshake shows the server's full chain.
 //!
-//! The client offers the hybrid ML-KEM groups first ([`KX_GROUPS`]): X25519MLKEM768 with a
+//! The client offers the hybrid ML-KEM groups first ([`kx_groups`]): X25519MLKEM768 with a
 //! key share (rustls sends an X25519 share beside it, so a classical server answers without a
 //! HelloRetryRequest), SecP256r1MLKEM768 without one. The one handshake of a host thus gives
 //! version, suite, certificate and the `pq_kex` group; [`TlsFacts::hello_retry`] says whether
@@ -89,17 +89,19 @@ impl ServerCertVerifier for AcceptAny {
     }
 }
 
-/// The key-exchange groups the client offers, in its order of preference: the hybrid
-/// X25519MLKEM768 (IANA 0x11EC) first, then the classical groups, then SecP256r1MLKEM768
-/// (0x11EB), which a server can only get through a HelloRetryRequest.
+/// The key-exchange groups the client offers, in its order of preference: the hybrids
+/// X25519MLKEM768 (IANA 0x11EC, sent with a key share, and an x25519 share beside it) and
+/// SecP256r1MLKEM768 (0x11EB, no share: a server that wants it asks with a
+/// HelloRetryRequest), then the classical groups. A server that follows the client's order
+/// (rustls) thus picks a hybrid whenever it has one.
 pub fn kx_groups() -> Vec<&'static dyn rustls::crypto::SupportedKxGroup> {
     use rustls::crypto::aws_lc_rs::kx_group;
     vec![
         kx_group::X25519MLKEM768,
+        kx_group::SECP256R1MLKEM768,
         kx_group::X25519,
         kx_group::SECP256R1,
         kx_group::SECP384R1,
-        kx_group::SECP256R1MLKEM768,
     ]
 }
 

@@ -475,88 +475,107 @@ async fn tls_garbage_is_an_error() {
     assert!(https.reason.is_some());
 }
 
-/// The three kinds of server the `pq_kex` check must tell apart, each over HTTPS and over
-/// SMTP STARTTLS, judged by `uptake_checks::web::tls::pq_kex` on what the probe recorded.
+/// The kinds of server the `pq_kex` check must tell apart, over HTTPS and over SMTP
+/// STARTTLS, served by the testbed's rustls servers (`uptake testbed serve-tls`) on loopback
+/// and judged by `uptake_checks::web::tls::pq_kex` on what the probe recorded.
 #[tokio::test]
 async fn pq_kex_hybrid_only_prefers_classical_and_hello_retry() {
-    use rustls::crypto::aws_lc_rs::kx_group;
     use uptake_checks::web::tls::pq_kex;
+    use uptake_testbed::serve::{spawn, PqFlavour, Service, Site, TlsServer};
     let pki = Pki::new();
-    let cases: [(
-        &str,
-        &[&'static dyn rustls::crypto::SupportedKxGroup],
-        u16,
-        bool,
-        Status,
-    ); 4] = [
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let (web_cert, web_key) = pki.leaf_pem(&["web.test"]);
+    let (mx_cert, mx_key) = pki.leaf_pem(&["mx.test"]);
+    let (web_cert, web_key) = (write("web.pem", &web_cert), write("web.key", &web_key));
+    let (mx_cert, mx_key) = (write("mx.pem", &mx_cert), write("mx.key", &mx_key));
+    let server = |flavour, service| TlsServer {
+        listen: vec![SocketAddr::new(LOCAL, 0)],
+        flavour,
+        service,
+    };
+    let cases = [
+        (PqFlavour::HybridOnly, 0x11EC, false, Status::PqHybrid),
+        (PqFlavour::HybridFirst, 0x11EC, false, Status::PqHybrid),
         (
-            "hybrid only",
-            &[kx_group::X25519MLKEM768],
-            0x11EC,
-            false,
-            Status::PqHybrid,
-        ),
-        (
-            "supports hybrid, prefers classical",
-            &[
-                kx_group::X25519,
-                kx_group::SECP256R1,
-                kx_group::X25519MLKEM768,
-            ],
+            PqFlavour::PrefersClassical,
             0x001D,
             false,
             Status::Classical,
         ),
-        (
-            "SecP256r1MLKEM768 only (needs a HelloRetryRequest)",
-            &[kx_group::SECP256R1MLKEM768],
-            0x11EB,
-            true,
-            Status::PqHybrid,
-        ),
-        (
-            "classical P-256 only (needs a HelloRetryRequest)",
-            &[kx_group::SECP256R1],
-            0x0017,
-            true,
-            Status::Classical,
-        ),
+        (PqFlavour::HelloRetry, 0x11EB, true, Status::PqHybrid),
     ];
-    for (name, groups, group, retry, status) in cases {
-        let https = https_server(
-            pki.server_config_groups(&["web.test"], groups),
-            Arc::new(site),
-        )
-        .await;
-        let commands = Arc::new(Mutex::new(Vec::new()));
-        let smtp = smtp_server(
-            Some(pki.server_config_groups(&["mx.test"], groups)),
-            commands,
-        )
-        .await;
+    for (flavour, group, retry, status) in cases {
+        let site = Site {
+            names: vec!["web.test".into()],
+            cert: web_cert.clone(),
+            key: web_key.clone(),
+            body: "web.test\n".into(),
+            headers: vec![(
+                "Strict-Transport-Security".into(),
+                "max-age=31536000".into(),
+            )],
+            security_txt: Some(("text/plain".into(), "Contact: mailto:s@web.test\n".into())),
+        };
+        let https = spawn(server(flavour, Service::Https { sites: vec![site] }))
+            .await
+            .unwrap()[0];
+        let smtp = spawn(server(
+            flavour,
+            Service::Smtp {
+                host: "mx.test".into(),
+                cert: mx_cert.clone(),
+                key: mx_key.clone(),
+            },
+        ))
+        .await
+        .unwrap()[0];
         let prober = Prober::new(
             config(https, closed_port().await, smtp),
             pki.trust(),
             Arc::new(DirectDialer),
         );
         let web = prober.web_host(LOCAL, "web.test", &Loopback).await;
-        assert_eq!(web.rustls, Handshake::Completed, "{name}");
+        assert_eq!(web.rustls, Handshake::Completed, "{flavour:?}");
         let n = web.negotiated.clone().unwrap();
-        assert_eq!(n.version, TlsVersion::Tls13, "{name}");
-        assert_eq!(n.group, Some(group), "{name}: web group");
-        assert_eq!(n.hello_retry, retry, "{name}: web HelloRetryRequest");
-        assert_eq!(pq_kex(n.group).status, status, "{name}: web");
+        assert_eq!(n.version, TlsVersion::Tls13, "{flavour:?}");
+        assert_eq!(n.group, Some(group), "{flavour:?}: web group");
+        assert_eq!(n.hello_retry, retry, "{flavour:?}: web HelloRetryRequest");
+        assert_eq!(pq_kex(n.group).status, status, "{flavour:?}: web");
         // The same handshake served the other web checks.
         assert_eq!(web.certificate.as_ref().unwrap().0.status, Status::Valid);
-        assert_eq!(web.https_response.clone().unwrap().unwrap().status, 200);
+        let head = web.https_response.clone().unwrap().unwrap();
+        assert_eq!(head.status, 200);
+        assert!(head
+            .headers
+            .iter()
+            .any(|(k, v)| k == "strict-transport-security" && v == "max-age=31536000"));
+        assert_eq!(web.security_txt.clone().unwrap().unwrap().status, 200);
+        assert_eq!(
+            web.legacy_versions,
+            Ok(vec![]),
+            "{flavour:?}: no TLS 1.0/1.1"
+        );
         let mx = prober.mx_host("mx.test", &[LOCAL]).await;
         let m = mx
             .negotiated
             .clone()
-            .unwrap_or_else(|| panic!("{name}: {:?}", mx.smtp));
-        assert_eq!(m.group, Some(group), "{name}: MX group");
-        assert_eq!(m.hello_retry, retry, "{name}: MX HelloRetryRequest");
-        assert_eq!(pq_kex(m.group).status, status, "{name}: MX");
-        assert_eq!(prober.stats().smtp_sessions, 1, "{name}: one SMTP session");
+            .unwrap_or_else(|| panic!("{flavour:?}: {:?}", mx.smtp));
+        assert_eq!(m.group, Some(group), "{flavour:?}: MX group");
+        assert_eq!(m.hello_retry, retry, "{flavour:?}: MX HelloRetryRequest");
+        assert_eq!(pq_kex(m.group).status, status, "{flavour:?}: MX");
+        assert_eq!(mx.certificate.as_ref().unwrap().status, Status::Valid);
+        // Another MX name on the same server gets the same certificate (as from Postfix).
+        let other = prober.mx_host("mx2.test", &[LOCAL]).await;
+        assert!(
+            matches!(other.smtp, Smtp::Tls { .. }),
+            "{flavour:?}: {:?}",
+            other.smtp
+        );
+        assert_eq!(prober.stats().smtp_sessions, 2, "{flavour:?}");
     }
 }

@@ -22,7 +22,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 /// How long a client may take for each request line or handshake before it is dropped.
@@ -30,25 +30,32 @@ const IDLE: Duration = Duration::from_secs(30);
 /// Longest request or command line read.
 const MAX_LINE: usize = 8192;
 
-/// The key-exchange groups a rustls server offers, in its order of preference.
+/// Which key-exchange groups a server supports, in its order of preference. The server takes
+/// the first of them that the client offers (server preference, as OpenSSL and most servers
+/// do; rustls alone would follow the client's order, so [`Preferring`] picks the group from
+/// the ClientHello) and asks for its key share with a HelloRetryRequest when the client sent
+/// none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PqFlavour {
-    /// X25519MLKEM768 first, then X25519 and P-256 (as large CDNs deploy it): a client that
+    /// X25519MLKEM768, then x25519 and secp256r1 (as large CDNs deploy it): a client that
     /// offers the hybrid group gets it, classical clients still connect.
     HybridFirst,
-    /// X25519 and P-256 before X25519MLKEM768: supports the hybrid group but prefers
-    /// classical, so a client offering both gets X25519.
+    /// x25519 and secp256r1 before X25519MLKEM768: supports the hybrid group but prefers
+    /// classical, so only a client that offers nothing classical gets the hybrid.
     PrefersClassical,
-    /// SecP256r1MLKEM768 first, then P-256: a client that sent key shares only for
-    /// X25519MLKEM768 and X25519 is asked for a SecP256r1MLKEM768 share by a
-    /// HelloRetryRequest.
+    /// SecP256r1MLKEM768, then secp256r1: a client that sent key shares for X25519MLKEM768
+    /// and x25519 only is asked for a SecP256r1MLKEM768 share by a HelloRetryRequest.
     HelloRetry,
+    /// X25519MLKEM768 only: clients without ML-KEM (OpenSSL 3.0) cannot connect at all, so
+    /// the testbed does not draw it (its OpenSSL oracles could not check such a host); the
+    /// probe tests use it.
+    HybridOnly,
 }
 
 impl PqFlavour {
-    /// Every flavour.
-    pub const ALL: [PqFlavour; 3] = [
+    /// The flavours the testbed generator draws from.
+    pub const TESTBED: [PqFlavour; 3] = [
         PqFlavour::HybridFirst,
         PqFlavour::PrefersClassical,
         PqFlavour::HelloRetry,
@@ -68,11 +75,12 @@ impl PqFlavour {
                 kx_group::X25519MLKEM768,
             ],
             PqFlavour::HelloRetry => vec![kx_group::SECP256R1MLKEM768, kx_group::SECP256R1],
+            PqFlavour::HybridOnly => vec![kx_group::X25519MLKEM768],
         }
     }
 
-    /// Whether a client offering the hybrid groups beside classical ones (a share for
-    /// X25519MLKEM768 and X25519) ends with a hybrid group.
+    /// Whether a client offering the hybrid groups beside classical ones ends with a hybrid
+    /// group.
     pub const fn negotiates_hybrid(self) -> bool {
         !matches!(self, PqFlavour::PrefersClassical)
     }
@@ -83,7 +91,70 @@ impl PqFlavour {
             PqFlavour::HybridFirst => "rustls-hybrid-first",
             PqFlavour::PrefersClassical => "rustls-prefers-classical",
             PqFlavour::HelloRetry => "rustls-hello-retry",
+            PqFlavour::HybridOnly => "rustls-hybrid-only",
         }
+    }
+}
+
+/// A TLS acceptor that negotiates by a [`PqFlavour`]'s preference: one server config per
+/// group of the flavour, each ClientHello handed to the config of the first preferred group
+/// the client offers (TLS 1.2 and 1.3, rustls's ECDHE AEAD suites).
+pub struct Preferring {
+    configs: Vec<(rustls::NamedGroup, Arc<rustls::ServerConfig>)>,
+}
+
+impl Preferring {
+    /// The configs of `flavour` with certificates from `certs` and the ALPN protocols `alpn`.
+    pub fn new(
+        flavour: PqFlavour,
+        certs: Arc<dyn ResolvesServerCert>,
+        alpn: &[&[u8]],
+    ) -> Result<Preferring, ServeError> {
+        let configs = flavour
+            .groups()
+            .into_iter()
+            .map(|group| {
+                let provider = Arc::new(CryptoProvider {
+                    kx_groups: vec![group],
+                    ..rustls::crypto::aws_lc_rs::default_provider()
+                });
+                let mut c = rustls::ServerConfig::builder_with_provider(provider)
+                    .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+                    .map_err(|e| ServeError::Tls(e.to_string()))?
+                    .with_no_client_auth()
+                    .with_cert_resolver(certs.clone());
+                c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+                Ok((group.name(), Arc::new(c)))
+            })
+            .collect::<Result<_, ServeError>>()?;
+        Ok(Preferring { configs })
+    }
+
+    /// Runs the handshake on `io` (within [`IDLE`]); `None` when it fails.
+    pub async fn accept<IO>(&self, io: IO) -> Option<tokio_rustls::server::TlsStream<IO>>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let handshake = async {
+            let start =
+                tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io)
+                    .await
+                    .ok()?;
+            let offered = start
+                .client_hello()
+                .named_groups()
+                .unwrap_or_default()
+                .to_vec();
+            let config = self
+                .configs
+                .iter()
+                .find(|(g, _)| offered.contains(g))
+                .unwrap_or(&self.configs[0])
+                .1
+                .clone();
+            start.into_stream(config).await.ok()
+        };
+        tokio::time::timeout(IDLE, handshake).await.ok().flatten()
     }
 }
 
@@ -113,7 +184,7 @@ pub enum Service {
         /// The sites.
         sites: Vec<Site>,
     },
-    /// SMTP on port 25 with STARTTLS.
+    /// SMTP on port 25 with STARTTLS; one certificate for every SNI name.
     Smtp {
         /// Host name (banner, EHLO reply).
         host: String,
@@ -188,37 +259,20 @@ fn certified_key(
         .map_err(|e| ServeError::Tls(format!("{cert}: {e}")))
 }
 
-/// Certificates by SNI name.
+/// Certificates by SNI name, else the default (none: the handshake fails).
 #[derive(Debug)]
-struct BySni(HashMap<String, Arc<CertifiedKey>>);
+struct BySni {
+    names: HashMap<String, Arc<CertifiedKey>>,
+    default: Option<Arc<CertifiedKey>>,
+}
 
 impl ResolvesServerCert for BySni {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let name = hello.server_name()?.to_ascii_lowercase();
-        self.0.get(&name).cloned()
-    }
-}
-
-fn server_config(
-    flavour: PqFlavour,
-    certs: BySni,
-    alpn: &[&[u8]],
-) -> Result<Arc<rustls::ServerConfig>, ServeError> {
-    let provider = Arc::new(provider(flavour));
-    let mut c = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| ServeError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(certs));
-    c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Ok(Arc::new(c))
-}
-
-/// The aws-lc-rs provider with the flavour's groups.
-pub fn provider(flavour: PqFlavour) -> CryptoProvider {
-    CryptoProvider {
-        kx_groups: flavour.groups(),
-        ..rustls::crypto::aws_lc_rs::default_provider()
+        hello
+            .server_name()
+            .and_then(|n| self.names.get(&n.to_ascii_lowercase()))
+            .or(self.default.as_ref())
+            .cloned()
     }
 }
 
@@ -233,20 +287,18 @@ pub fn serve(config: &Path) -> Result<(), ServeError> {
         .build()
         .map_err(|e| file_error("tokio runtime", e))?;
     runtime.block_on(async move {
-        let mut tasks = Vec::new();
         for server in cfg.servers {
-            tasks.extend(start(server).await?);
+            spawn(server).await?;
         }
-        for t in tasks {
-            let _ = t.await;
-        }
+        std::future::pending::<()>().await;
         Ok(())
     })
 }
 
-/// Binds the server's listeners and spawns their accept loops.
-async fn start(server: TlsServer) -> Result<Vec<tokio::task::JoinHandle<()>>, ServeError> {
-    let provider = provider(server.flavour);
+/// Binds the server's listeners and spawns their accept loops on the current tokio runtime;
+/// returns the bound addresses (a port 0 in the config becomes the port chosen).
+pub async fn spawn(server: TlsServer) -> Result<Vec<SocketAddr>, ServeError> {
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
     match &server.service {
         Service::Https { sites } => {
             let mut certs = HashMap::new();
@@ -260,19 +312,32 @@ async fn start(server: TlsServer) -> Result<Vec<tokio::task::JoinHandle<()>>, Se
                 }
             }
             let by_name = Arc::new(by_name);
-            let config = server_config(server.flavour, BySni(certs), &[b"http/1.1"])?;
+            let certs = BySni {
+                names: certs,
+                default: None,
+            };
+            let tls = Arc::new(Preferring::new(
+                server.flavour,
+                Arc::new(certs),
+                &[b"http/1.1"],
+            )?);
             bind_all(&server.listen, move |tcp| {
-                tokio::spawn(https_connection(tcp, config.clone(), by_name.clone()));
+                tokio::spawn(https_connection(tcp, tls.clone(), by_name.clone()));
             })
             .await
         }
         Service::Smtp { host, cert, key } => {
             let ck = certified_key(&provider, cert, key)?;
-            let certs = BySni(HashMap::from([(host.to_ascii_lowercase(), ck)]));
-            let config = server_config(server.flavour, certs, &[])?;
+            // Like Postfix: one certificate, whatever name the client asks for (several
+            // domains' MX names share a mail server).
+            let certs = BySni {
+                names: HashMap::new(),
+                default: Some(ck),
+            };
+            let tls = Arc::new(Preferring::new(server.flavour, Arc::new(certs), &[])?);
             let host = Arc::new(host.clone());
             bind_all(&server.listen, move |tcp| {
-                tokio::spawn(smtp_connection(tcp, config.clone(), host.clone()));
+                tokio::spawn(smtp_connection(tcp, tls.clone(), host.clone()));
             })
             .await
         }
@@ -280,10 +345,7 @@ async fn start(server: TlsServer) -> Result<Vec<tokio::task::JoinHandle<()>>, Se
 }
 
 /// Binds every address (all before any accept loop starts, so a failure is reported at once).
-async fn bind_all<F>(
-    addresses: &[SocketAddr],
-    on_accept: F,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, ServeError>
+async fn bind_all<F>(addresses: &[SocketAddr], on_accept: F) -> Result<Vec<SocketAddr>, ServeError>
 where
     F: Fn(TcpStream) + Clone + Send + Sync + 'static,
 {
@@ -297,21 +359,24 @@ where
             })?;
         listeners.push(l);
     }
-    Ok(listeners
-        .into_iter()
-        .map(|l| {
-            let on_accept = on_accept.clone();
-            tokio::spawn(async move {
-                loop {
-                    match l.accept().await {
-                        Ok((tcp, _)) => on_accept(tcp),
-                        // Out of descriptors and the like: wait, as nginx does.
-                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                    }
+    let mut bound = Vec::new();
+    for l in listeners {
+        bound.push(l.local_addr().map_err(|e| ServeError::Listen {
+            address: bound.first().copied().unwrap_or(addresses[0]),
+            reason: e.to_string(),
+        })?);
+        let on_accept = on_accept.clone();
+        tokio::spawn(async move {
+            loop {
+                match l.accept().await {
+                    Ok((tcp, _)) => on_accept(tcp),
+                    // Out of descriptors and the like: wait, as nginx does.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
                 }
-            })
-        })
-        .collect())
+            }
+        });
+    }
+    Ok(bound)
 }
 
 /// Reads one line (CRLF or LF), at most [`MAX_LINE`] bytes, within [`IDLE`]; `None` at the
@@ -348,11 +413,10 @@ async fn read_line<S: AsyncRead + Unpin>(s: &mut BufReader<S>) -> Option<String>
 /// One HTTPS connection: handshake, one request, the answer, close.
 async fn https_connection(
     tcp: TcpStream,
-    config: Arc<rustls::ServerConfig>,
+    tls: Arc<Preferring>,
     sites: Arc<HashMap<String, Arc<Site>>>,
 ) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let Ok(Ok(tls)) = tokio::time::timeout(IDLE, acceptor.accept(tcp)).await else {
+    let Some(tls) = tls.accept(tcp).await else {
         return;
     };
     let site = tls
@@ -407,7 +471,7 @@ fn http_response(status: &str, headers: &[(String, String)], media: &str, body: 
     r
 }
 
-/// The reply to one SMTP command; `None` to close after `221`.
+/// The reply to one SMTP command, and whether to close the session after it (QUIT).
 fn smtp_reply(host: &str, line: &str, tls: bool) -> (String, bool) {
     let verb = line
         .split_whitespace()
@@ -431,7 +495,7 @@ fn smtp_reply(host: &str, line: &str, tls: bool) -> (String, bool) {
 }
 
 /// One SMTP session: banner, EHLO, STARTTLS, handshake, then commands over TLS until QUIT.
-async fn smtp_connection(tcp: TcpStream, config: Arc<rustls::ServerConfig>, host: Arc<String>) {
+async fn smtp_connection(tcp: TcpStream, tls: Arc<Preferring>, host: Arc<String>) {
     let mut s = BufReader::new(tcp);
     if s.get_mut()
         .write_all(format!("220 {host} ESMTP\r\n").as_bytes())
@@ -459,8 +523,7 @@ async fn smtp_connection(tcp: TcpStream, config: Arc<rustls::ServerConfig>, host
             return;
         }
     }
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let Ok(Ok(tls)) = tokio::time::timeout(IDLE, acceptor.accept(s.into_inner())).await else {
+    let Some(tls) = tls.accept(s.into_inner()).await else {
         return;
     };
     let mut s = BufReader::new(tls);
@@ -536,5 +599,6 @@ mod tests {
             .iter()
             .any(|g| u16::from(g.name()) == 0x11EC));
         assert!(!PqFlavour::PrefersClassical.negotiates_hybrid());
+        assert!(!PqFlavour::TESTBED.contains(&PqFlavour::HybridOnly));
     }
 }

@@ -69,7 +69,9 @@ fn pq_kex_agrees_with_truth_for_every_domain() {
         for c in ["pq_kex_status", "mx_pq_kex_status"] {
             *seen.entry((c, t[c].as_str())).or_default() += 1;
         }
-        *seen.entry(("web_tls_server", t["web_tls_server"].as_str())).or_default() += 1;
+        *seen
+            .entry(("web_tls_server", t["web_tls_server"].as_str()))
+            .or_default() += 1;
     }
     for (c, s) in [
         ("pq_kex_status", "pq_hybrid"),
@@ -83,7 +85,10 @@ fn pq_kex_agrees_with_truth_for_every_domain() {
         ("web_tls_server", "rustls-prefers-classical"),
         ("web_tls_server", "rustls-hello-retry"),
     ] {
-        assert!(seen.contains_key(&(c, s)), "truth.csv has no {c} {s}: {seen:?}");
+        assert!(
+            seen.contains_key(&(c, s)),
+            "truth.csv has no {c} {s}: {seen:?}"
+        );
     }
 
     let mut mismatches = Vec::new();
@@ -135,7 +140,8 @@ fn pq_kex_agrees_with_truth_for_every_domain() {
                 ));
             }
         }
-        if t["mx_tls_servers"] == "rustls-hello-retry" && !row["mx_tls_hello_retry"].contains("true")
+        if t["mx_tls_servers"] == "rustls-hello-retry"
+            && !row["mx_tls_hello_retry"].contains("true")
         {
             mismatches.push(format!(
                 "{d} MX HelloRetryRequest not recorded: {}",
@@ -143,7 +149,8 @@ fn pq_kex_agrees_with_truth_for_every_domain() {
             ));
         }
         let keys = &row["mx_certificate_keys"];
-        if t["mx_pq_kex_status"] != "not_applicable" && !(keys.contains("RSA") || keys.contains("EC"))
+        if t["mx_pq_kex_status"] != "not_applicable"
+            && !(keys.contains("RSA") || keys.contains("EC"))
         {
             mismatches.push(format!("{d} MX certificate key not recorded"));
         }

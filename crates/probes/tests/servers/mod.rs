@@ -39,13 +39,17 @@ impl Pki {
         TrustStore::from_der(std::slice::from_ref(&self.root_der)).0
     }
 
-    /// A leaf for `names`: (chain DER, key DER).
-    pub fn leaf(&self, names: &[&str]) -> (Vec<Vec<u8>>, Vec<u8>) {
+    fn issue(&self, names: &[&str]) -> (rcgen::Certificate, KeyPair) {
         let key = KeyPair::generate().unwrap();
         let mut p = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
             .unwrap();
         p.distinguished_name.push(DnType::CommonName, names[0]);
-        let cert = p.signed_by(&key, &self.root).unwrap();
+        (p.signed_by(&key, &self.root).unwrap(), key)
+    }
+
+    /// A leaf for `names`: (chain DER, key DER).
+    pub fn leaf(&self, names: &[&str]) -> (Vec<Vec<u8>>, Vec<u8>) {
+        let (cert, key) = self.issue(names);
         (vec![cert.der().to_vec()], key.serialize_der())
     }
 
@@ -71,28 +75,10 @@ impl Pki {
         Arc::new(c)
     }
 
-    /// A rustls server config for `names` on the aws-lc-rs provider with only the key-exchange
-    /// `groups` given, in the server's order of preference (TLS 1.3 and 1.2).
-    pub fn server_config_groups(
-        &self,
-        names: &[&str],
-        groups: &[&'static dyn rustls::crypto::SupportedKxGroup],
-    ) -> Arc<rustls::ServerConfig> {
-        let (chain, key) = self.leaf(names);
-        let provider = Arc::new(rustls::crypto::CryptoProvider {
-            kx_groups: groups.to_vec(),
-            ..rustls::crypto::aws_lc_rs::default_provider()
-        });
-        let c = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                chain.into_iter().map(CertificateDer::from).collect(),
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
-            )
-            .unwrap();
-        Arc::new(c)
+    /// A leaf for `names` as PEM: (certificate, PKCS#8 key).
+    pub fn leaf_pem(&self, names: &[&str]) -> (String, String) {
+        let (cert, key) = self.issue(names);
+        (cert.pem(), key.serialize_pem())
     }
 }
 

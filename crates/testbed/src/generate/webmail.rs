@@ -406,7 +406,7 @@ pub fn own_web_server(seed: u64, i: usize) -> WebServer {
     };
     if rng.chance(OWN_PQ_SHARE) {
         // The rustls server: TLS 1.2 and 1.3 with its ECDHE AEAD suites (all good).
-        server.pq = Some(PqFlavour::ALL[rng.below(PqFlavour::ALL.len())]);
+        server.pq = Some(PqFlavour::TESTBED[rng.below(PqFlavour::TESTBED.len())]);
         server.versions = Versions::V12To13;
         server.ciphers = Class::Good;
         server.port443 = true;
@@ -475,7 +475,7 @@ pub fn own_mail_server(seed: u64, j: usize, host: &str) -> MailServer {
         pq: None,
     };
     if server.starttls && rng.chance(OWN_PQ_SHARE) {
-        server.pq = Some(PqFlavour::ALL[rng.below(PqFlavour::ALL.len())]);
+        server.pq = Some(PqFlavour::TESTBED[rng.below(PqFlavour::TESTBED.len())]);
     }
     server
 }
