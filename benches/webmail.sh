@@ -34,6 +34,8 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 p = s["probes"]
 print("  %d domains in %.1f s: %.1f domains/s" % (s["domains"], s["elapsed_s"], s["domains_per_s"]))
+# CPU of the scanner process: less sensitive than wall time to other load on the machine.
+print("  scanner CPU: %d ms (%.0f us/domain)" % (s["cpu_ms"]["total"], s["cpu_us_per_domain"]["total"]))
 print("  TLS handshakes: %d (%.1f/s); raw ClientHellos %d, HTTP requests %d, SMTP sessions %d, TCP connects %d, shared results %d"
       % (p["tls_handshakes"], p["tls_handshakes_per_s"], p["raw_hellos"], p["http_requests"],
          p["smtp_sessions"], p["connects"], p["shared_hits"]))
