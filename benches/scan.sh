@@ -4,7 +4,7 @@
 # Prints domains/s, DNS queries/s, the scanner's peak RSS and its CPU time per domain by
 # stage (from `uptake scan --stats`: targets reader, evaluators, Parquet writer, and the DNS
 # client + engine, which is the rest). NSD and Unbound share the machine's cores with the
-# scanner; their CPU time per domain (Unbound + NSD, from /proc while the scan runs) is printed
+# scanner; their CPU time per domain (Unbound and NSD apart, from /proc while the scan runs) is printed
 # too, since at this size they, not the scanner, use most of the CPU. CPU time per domain is
 # steadier than domains/s on a shared machine. SCAN_ARGS adds options to the scan (e.g.
 # SCAN_ARGS="--concurrency 2000").
@@ -21,16 +21,19 @@ fi
 rm -rf "$dir/data"
 export UPTAKE_TESTBED_START_TIMEOUT=3600
 "$bin" testbed run "$dir/testbed" -- sh -c "
-  daemons_cpu() { t=0; for p in /proc/[0-9]*; do case \$(readlink \$p/exe 2>/dev/null) in */unbound|*/nsd) set -- \$(cut -d' ' -f14,15 \$p/stat); t=\$((t+\$1+\$2));; esac; done; echo \$t; }
-  before=\$(daemons_cpu)
+  # utime + stime of every process running \$1, from /proc/PID/stat fields 14 and 15, counted
+  # after the command name in parentheses, which may hold spaces (\"nsd: xfrd\").
+  daemon_cpu() { name=\$1; t=0; for p in /proc/[0-9]*; do case \$(readlink \$p/exe 2>/dev/null) in */\$name) s=\$(cat \$p/stat); set -- \${s##*) }; shift 11; t=\$((t+\$1+\$2));; esac; done; echo \$t; }
+  unbound_before=\$(daemon_cpu unbound); nsd_before=\$(daemon_cpu nsd)
   /usr/bin/time -f '%e s, %U s user + %S s system CPU, peak RSS %M KiB' -o $dir/scan.time \
     $bin scan --quiet --targets $dir/testbed/targets.csv --out $dir/data --scan-id bench --stats $dir/stats.json ${SCAN_ARGS:-} 2> $dir/scan.log
-  echo \$(( \$(daemons_cpu) - before )) > $dir/daemons.ticks
+  echo \$(( \$(daemon_cpu unbound) - unbound_before )) \$(( \$(daemon_cpu nsd) - nsd_before )) > $dir/daemons.ticks
 "
 grep -E '^scan bench:' "$dir/scan.log"
 echo "  scanner: $(cat "$dir/scan.time")"
-awk -v t="$(cat "$dir/daemons.ticks")" -v hz="$(getconf CLK_TCK)" -v n="$domains" \
-  'BEGIN { printf "  Unbound + NSD CPU: %.1f s, %.0f us per domain\n", t / hz, t / hz / n * 1e6 }'
+read -r unbound_ticks nsd_ticks < "$dir/daemons.ticks"
+awk -v u="$unbound_ticks" -v d="$nsd_ticks" -v hz="$(getconf CLK_TCK)" -v n="$domains" \
+  'BEGIN { printf "  Unbound CPU: %.1f s, %.0f us per domain; NSD CPU: %.1f s, %.0f us per domain\n", u / hz, u / hz / n * 1e6, d / hz, d / hz / n * 1e6 }'
 python3 - "$dir/stats.json" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))

@@ -18,7 +18,8 @@
 //!   per-destination limiter plugs in;
 //! - work per (address, SNI) and per MX host is shared by every domain of a scan
 //!   ([`cache::SingleFlight`]): a provider hosting many domains gets one STARTTLS probe per
-//!   MX host, not one per domain.
+//!   MX host, not one per domain. The shared results are bounded (least recently used
+//!   dropped), so memory does not grow with the scan.
 //!
 //! Never sent: SMTP MAIL FROM / RCPT / DATA (the session ends with QUIT after the handshake);
 //! HTTP requests other than GET of `/`, the redirect chain of `http://<host>/`,
@@ -377,7 +378,18 @@ pub fn load_trust(ca_file: Option<&std::path::Path>) -> Result<(TrustStore, Vec<
     Ok((store, warnings))
 }
 
-/// Runs the probes of a scan and shares their results across its domains.
+/// Web host probes (per address and SNI) a prober keeps. Besides a scan's redirect targets
+/// and `mta-sts.` hosts they are rarely shared, so this needs to cover only the hosts of the
+/// domains in flight (a few per domain), not the scan.
+const WEB_HOSTS_HELD: usize = 8_192;
+/// MX host probes a prober keeps: a provider's MX hosts serve many domains across the scan,
+/// the least recently used go first.
+const MX_HOSTS_HELD: usize = 32_768;
+/// TCP reachability results (per address and port) a prober keeps.
+const TCP_REACH_HELD: usize = 32_768;
+
+/// Runs the probes of a scan and shares their results across its domains; the shared results
+/// are bounded (the least recently used are dropped and probed again if asked for).
 pub struct Prober {
     pub(crate) cfg: ProbeConfig,
     pub(crate) trust: TrustStore,
@@ -397,9 +409,9 @@ impl Prober {
             trust,
             dialer,
             tls: tls::Configs::new(),
-            web_hosts: Default::default(),
-            mx_hosts: Default::default(),
-            tcp: Default::default(),
+            web_hosts: cache::SingleFlight::bounded(WEB_HOSTS_HELD),
+            mx_hosts: cache::SingleFlight::bounded(MX_HOSTS_HELD),
+            tcp: cache::SingleFlight::bounded(TCP_REACH_HELD),
             stats: Stats::default(),
         }
     }
