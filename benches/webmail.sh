@@ -6,13 +6,15 @@
 # NSD, Unbound, nginx and Postfix share the machine's cores with the scanner. The testbed's
 # shared providers put thousands of domains on one address, so the per-address connection
 # limits of a real scan are lifted (--connection-rate 1000 --connections-per-address 64).
-# SCAN_ARGS adds options to the scan.
+# SCAN_ARGS adds options to the scan; SCANNER=PATH scans with another uptake binary (e.g. an
+# older build, to compare) inside the testbed this build runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 domains=${1:-100000}
 dir=${2:-/tmp/uptake-bench-webmail}
 cargo build --release -q -p uptake-cli
 bin=$(realpath "${CARGO_TARGET_DIR:-target}")/release/uptake
+scanner=${SCANNER:-$bin}
 if [ ! -f "$dir/testbed/testbed.json" ] || [ "$(sed -n 's/.*"domains": \([0-9]*\).*/\1/p' "$dir/testbed/testbed.json")" != "$domains" ]; then
   rm -rf "$dir"; mkdir -p "$dir"
   "$bin" testbed generate --domains "$domains" --seed 1 --out "$dir/testbed"
@@ -21,7 +23,7 @@ rm -rf "$dir/data"
 export UPTAKE_TESTBED_START_TIMEOUT=3600
 "$bin" testbed run "$dir/testbed" -- sh -c "
   /usr/bin/time -f '%e s, peak RSS %M KiB' -o $dir/scan.time \
-    $bin scan --quiet --checks all --ca-file \"\$UPTAKE_TESTBED_CA\" \
+    $scanner scan --quiet --checks all --ca-file \"\$UPTAKE_TESTBED_CA\" \
       --connection-rate 1000 --connections-per-address 64 \
       --targets $dir/testbed/targets.csv --out $dir/data --scan-id bench --stats $dir/stats.json ${SCAN_ARGS:-} 2> $dir/scan.log
 "
@@ -33,6 +35,8 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 p = s["probes"]
 print("  %d domains in %.1f s: %.1f domains/s" % (s["domains"], s["elapsed_s"], s["domains_per_s"]))
+# CPU of the scanner process: less sensitive than wall time to other load on the machine.
+print("  scanner CPU: %d ms (%.0f us/domain)" % (s["cpu_ms"]["total"], s["cpu_us_per_domain"]["total"]))
 print("  TLS handshakes: %d (%.1f/s); raw ClientHellos %d, HTTP requests %d, SMTP sessions %d, TCP connects %d, shared results %d, retries after a timeout %d"
       % (p["tls_handshakes"], p["tls_handshakes_per_s"], p["raw_hellos"], p["http_requests"],
          p["smtp_sessions"], p["connects"], p["shared_hits"], p["retries"]))

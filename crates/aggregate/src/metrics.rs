@@ -272,6 +272,16 @@ pub fn metrics() -> Vec<Metric> {
             note: "of the domains with MX",
         },
         Metric {
+            id: "mx_pq_kex",
+            title: "Post-quantum key exchange on every MX",
+            standard: "TLS (SMTP STARTTLS)",
+            spec: "draft-ietf-tls-ecdhe-mlkem, FIPS 203",
+            tier: Tier::Check,
+            applies_to: status(Check::MxPqKex, &[Status::All, Status::Some, Status::None]),
+            adopted: status(Check::MxPqKex, &[Status::All]),
+            note: "of the domains with an MX that completes STARTTLS",
+        },
+        Metric {
             id: "mail_anti_spoofing",
             title: "Mail protected against spoofing",
             standard: "SPF + DMARC",
@@ -393,13 +403,13 @@ pub fn metrics() -> Vec<Metric> {
         },
         Metric {
             id: "pq_kex",
-            title: "Post-quantum hybrid key exchange",
+            title: "Post-quantum key exchange",
             standard: "TLS",
             spec: "draft-ietf-tls-ecdhe-mlkem, FIPS 203",
             tier: Tier::Check,
             applies_to: https_domains(),
             adopted: status(Check::PqKex, &[Status::PqHybrid]),
-            note: "web host only; the mail variant (every MX) has no column yet",
+            note: "of the domains with HTTPS: a hybrid ML-KEM group negotiated when offered",
         },
         Metric {
             id: "hsts",

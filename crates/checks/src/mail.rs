@@ -101,6 +101,67 @@ pub fn starttls(mx: &[Smtp]) -> Starttls {
     }
 }
 
+/// One MX host's part in `mx_pq_kex`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MxKex<'a> {
+    /// The SMTP/STARTTLS outcome.
+    pub smtp: &'a Smtp,
+    /// Key-exchange group of the STARTTLS handshake (when it completed and had one).
+    pub group: Option<u16>,
+}
+
+/// The `mx_pq_kex` finding and its per-MX evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MxPqKex {
+    /// all, some, none, not_applicable, error.
+    pub finding: Finding,
+    /// `mx_pq_kex`: per MX `pq_hybrid`, `classical`, `no_starttls` or `error: <why>`.
+    pub per_mx: Vec<String>,
+}
+
+/// `mx_pq_kex` from the per-MX outcomes (MX order): each MX whose STARTTLS handshake
+/// completed is `pq_hybrid` or `classical` as [`crate::web::tls::pq_kex`] says; an MX without
+/// STARTTLS counts as not hybrid. Any MX `error` -> `error`; no MX -> `not_applicable`; no MX
+/// completed STARTTLS -> `not_applicable` ("no TLS", as `pq_kex` without HTTPS); otherwise
+/// hybrid on every MX -> `all`, on some -> `some`, on none -> `none`.
+pub fn mx_pq_kex(mx: &[MxKex<'_>]) -> MxPqKex {
+    let per: Vec<Option<Status>> = mx
+        .iter()
+        .map(|m| match m.smtp {
+            Smtp::Tls { .. } => Some(crate::web::tls::pq_kex(m.group).status),
+            _ => None,
+        })
+        .collect();
+    let per_mx = mx
+        .iter()
+        .zip(&per)
+        .map(|(m, s)| match (m.smtp, s) {
+            (_, Some(s)) => s.as_str().to_string(),
+            (Smtp::Error(why), None) => format!("error: {why}"),
+            (_, None) => "no_starttls".to_string(),
+        })
+        .collect();
+    let hybrid = per.iter().filter(|s| **s == Some(Status::PqHybrid)).count();
+    let finding = if mx.is_empty() {
+        Finding::with_reason(Status::NotApplicable, "no MX")
+    } else if let Some(Smtp::Error(why)) = mx
+        .iter()
+        .map(|m| m.smtp)
+        .find(|s| matches!(s, Smtp::Error(_)))
+    {
+        Finding::error(why.clone())
+    } else if per.iter().all(Option::is_none) {
+        Finding::with_reason(Status::NotApplicable, "no MX offers STARTTLS")
+    } else if hybrid == mx.len() {
+        Finding::of(Status::All)
+    } else if hybrid > 0 {
+        Finding::with_reason(Status::Some, format!("{hybrid} of {} MX hosts", mx.len()))
+    } else {
+        Finding::of(Status::None)
+    };
+    MxPqKex { finding, per_mx }
+}
+
 /// `mx_ipv6`: per MX host (MX order) its AAAA lookup, each address paired with whether it
 /// accepted TCP 25 (connect, then close). Hosts with an accepting address: all -> `all`,
 /// some -> `some`, zero (incl. no AAAA anywhere) -> `none`; a failed AAAA lookup ->
@@ -128,6 +189,44 @@ pub fn mx_ipv6(mx: &[Lookup<(Ipv6Addr, bool)>]) -> (Finding, Option<i64>) {
         Finding::of(Status::None)
     };
     (finding, Some(reachable as i64))
+}
+
+#[cfg(test)]
+mod pq_tests {
+    use super::*;
+
+    #[test]
+    fn mx_pq_kex_counts_hybrid_hosts() {
+        let tls = Smtp::Tls {
+            version: TlsVersion::Tls13,
+            chain: vec![],
+        };
+        let plain = Smtp::NoStarttls("no STARTTLS".into());
+        let err = Smtp::Error("timeout".into());
+        let kex = |smtp, group| MxKex { smtp, group };
+        let h = kex(&tls, Some(0x11EC));
+        let c = kex(&tls, Some(0x001D));
+        let r = mx_pq_kex(&[h, h]);
+        assert_eq!(r.finding.status, Status::All);
+        assert_eq!(r.per_mx, vec!["pq_hybrid", "pq_hybrid"]);
+        let r = mx_pq_kex(&[h, c]);
+        assert_eq!(r.finding.status, Status::Some);
+        assert_eq!(r.finding.reason.as_deref(), Some("1 of 2 MX hosts"));
+        assert_eq!(r.per_mx, vec!["pq_hybrid", "classical"]);
+        // An MX without STARTTLS is not hybrid.
+        let r = mx_pq_kex(&[h, kex(&plain, None)]);
+        assert_eq!(r.finding.status, Status::Some);
+        assert_eq!(r.per_mx, vec!["pq_hybrid", "no_starttls"]);
+        assert_eq!(mx_pq_kex(&[c]).finding.status, Status::None);
+        assert_eq!(
+            mx_pq_kex(&[kex(&plain, None)]).finding.status,
+            Status::NotApplicable
+        );
+        assert_eq!(mx_pq_kex(&[]).finding.status, Status::NotApplicable);
+        let r = mx_pq_kex(&[h, kex(&err, None)]);
+        assert_eq!(r.finding.status, Status::Error);
+        assert_eq!(r.per_mx[1], "error: timeout");
+    }
 }
 
 #[cfg(test)]

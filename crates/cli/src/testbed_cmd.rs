@@ -47,6 +47,13 @@ pub enum TestbedCommand {
         #[arg(last = true, required = true)]
         command: Vec<OsString>,
     },
+    /// Internal: the testbed's hybrid ML-KEM TLS servers (HTTPS, SMTP STARTTLS) from a
+    /// config the generator wrote; `run` starts it inside the namespace.
+    #[command(hide = true, name = "serve-tls")]
+    ServeTls {
+        /// The rendered config (JSON).
+        config: PathBuf,
+    },
     /// Internal: the part of `run` that executes inside the namespace.
     #[command(hide = true, name = "__inside")]
     Inside {
@@ -97,6 +104,10 @@ pub fn run(cmd: TestbedCommand) -> anyhow::Result<ExitCode> {
         TestbedCommand::Run { dir, command } => {
             let code = uptake_testbed::run::run(&dir, &command)?;
             Ok(ExitCode::from(code))
+        }
+        TestbedCommand::ServeTls { config } => {
+            uptake_testbed::serve::serve(&config)?;
+            Ok(ExitCode::SUCCESS)
         }
         TestbedCommand::Inside { dir, command } => {
             let code = uptake_testbed::run::run_inside(&dir, &command)?;

@@ -47,6 +47,8 @@ pub enum Check {
     MtaSts,
     /// MX hosts reachable over IPv6 (internet.nl).
     MxIpv6,
+    /// Post-quantum hybrid key exchange on every MX's STARTTLS.
+    MxPqKex,
     /// Web server reachable over IPv6 (internet.nl).
     WebIpv6,
     /// HTTPS on the web host (RFC 2818).
@@ -73,7 +75,7 @@ pub enum Check {
 
 impl Check {
     /// Every check, in the column order of the output.
-    pub const ALL: [Check; 25] = [
+    pub const ALL: [Check; 26] = [
         Check::Dnssec,
         Check::DnssecAlgorithm,
         Check::NsIpv6,
@@ -88,6 +90,7 @@ impl Check {
         Check::Dane,
         Check::MtaSts,
         Check::MxIpv6,
+        Check::MxPqKex,
         Check::WebIpv6,
         Check::Https,
         Check::HttpsRedirect,
@@ -130,7 +133,13 @@ impl Check {
     ];
 
     /// The checks that connect to the domain's mail servers (port 25) or its MTA-STS host.
-    pub const MAIL: [Check; 4] = [Check::Starttls, Check::Dane, Check::MtaSts, Check::MxIpv6];
+    pub const MAIL: [Check; 5] = [
+        Check::Starttls,
+        Check::Dane,
+        Check::MtaSts,
+        Check::MxIpv6,
+        Check::MxPqKex,
+    ];
 
     /// The checks answered from routing tables given to the scan.
     pub const ROUTING: [Check; 1] = [Check::Rpki];
@@ -184,6 +193,7 @@ impl Check {
             Check::Dane => "dane",
             Check::MtaSts => "mta_sts",
             Check::MxIpv6 => "mx_ipv6",
+            Check::MxPqKex => "mx_pq_kex",
             Check::WebIpv6 => "web_ipv6",
             Check::Https => "https",
             Check::HttpsRedirect => "https_redirect",
@@ -220,6 +230,7 @@ impl Check {
             Check::Dane => "RFC 7672",
             Check::MtaSts => "RFC 8461",
             Check::MxIpv6 => "internet.nl",
+            Check::MxPqKex => "draft-ietf-tls-ecdhe-mlkem, FIPS 203",
             Check::WebIpv6 => "internet.nl",
             Check::Https => "RFC 2818",
             Check::HttpsRedirect => "internet.nl, BOD 18-01",
@@ -252,6 +263,7 @@ impl Check {
             Check::Dane => &[Valid, Invalid, Insecure, Absent, NotApplicable],
             Check::MtaSts => &[Enforce, Testing, None, Invalid, Absent],
             Check::MxIpv6 => &[All, Some, None, NotApplicable],
+            Check::MxPqKex => &[All, Some, None, NotApplicable],
             Check::WebIpv6 => &[Reachable, Unreachable, None, NotApplicable],
             Check::Https => &[Available, Unavailable, NotApplicable],
             Check::HttpsRedirect => &[Enforced, NotEnforced, NoHttp, NotApplicable],
@@ -296,7 +308,8 @@ impl Check {
             Check::TlsVersion => "good (TLS 1.3 offered, nothing below 1.2), sufficient (1.2 at most, nothing below), insufficient (1.0 or 1.1 accepted, or nothing >= 1.2)",
             Check::TlsCipher => "the negotiated cipher suite in the NCSC-NL classes good, sufficient, phase_out, insufficient",
             Check::Certificate => "chain to the trust store, name match, expiry: valid, expired, name_mismatch, untrusted, self_signed",
-            Check::PqKex => "key-exchange group negotiated when X25519MLKEM768 is offered first: pq_hybrid or classical",
+            Check::PqKex => "key-exchange group the web host negotiates when X25519MLKEM768 (with a key share) and SecP256r1MLKEM768 are offered beside classical groups, through a HelloRetryRequest or not: pq_hybrid (a hybrid ML-KEM group) or classical; not_applicable without HTTPS",
+            Check::MxPqKex => "the same key-exchange offer in each MX's STARTTLS handshake: all, some or none of the MX hosts negotiate a hybrid ML-KEM group (an MX without STARTTLS counts as not hybrid); not_applicable without MX or when no MX completes STARTTLS",
             Check::Hsts => "Strict-Transport-Security of the HTTPS response: strong (max-age >= 31536000), weak, absent",
             Check::SecurityTxt => "https://<host>/.well-known/security.txt: 200, text/plain, Contact and Expires present, not expired",
             Check::SecurityHeaders => "Content-Security-Policy, X-Frame-Options, X-Content-Type-Options, Referrer-Policy on the HTTPS response: all, some, none",

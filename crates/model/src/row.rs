@@ -118,8 +118,12 @@ pub struct WebEvidence {
     pub tls_legacy_versions: Vec<String>,
     /// Negotiated cipher suite (IANA name).
     pub tls_cipher_suite: Option<String>,
-    /// Negotiated key-exchange group.
+    /// Negotiated key-exchange group (IANA name, else `0x....`).
     pub tls_group: Option<String>,
+    /// Its IANA code point (e.g. 4588 = 0x11EC, X25519MLKEM768).
+    pub tls_group_code: Option<i64>,
+    /// The server answered the first ClientHello with a HelloRetryRequest.
+    pub tls_hello_retry: Option<bool>,
     /// Negotiated ALPN protocol.
     pub tls_alpn: Option<String>,
     /// Leaf key, e.g. `RSA 2048`, `EC P-256`.
@@ -155,6 +159,17 @@ pub struct MailEvidence {
     pub mx_tls_versions: Vec<String>,
     /// Per MX host: certificate status word, or empty.
     pub mx_certificates: Vec<String>,
+    /// Per MX host: leaf key type and size (`RSA 2048`, `EC P-256`), or empty.
+    pub mx_certificate_keys: Vec<String>,
+    /// Per MX host: leaf signature algorithm, or empty.
+    pub mx_certificate_signatures: Vec<String>,
+    /// Per MX host: `pq_hybrid`, `classical`, `no_starttls` or `error: <why>`.
+    pub mx_pq_kex: Vec<String>,
+    /// Per MX host: key-exchange group of the STARTTLS handshake (IANA name), or empty.
+    pub mx_tls_groups: Vec<String>,
+    /// Per MX host: `true` when the STARTTLS handshake needed a HelloRetryRequest, `false`
+    /// when not, empty without a handshake.
+    pub mx_tls_hello_retry: Vec<String>,
     /// MX hosts that accepted TCP port 25 over IPv6.
     pub mx_ipv6_reachable: Option<i64>,
     /// Every MX host's TLSA owner name is DNSSEC-secure.
@@ -301,6 +316,8 @@ pub struct ConnectedFindings {
     pub mta_sts: Option<Finding>,
     /// mx_ipv6.
     pub mx_ipv6: Option<Finding>,
+    /// mx_pq_kex.
+    pub mx_pq_kex: Option<Finding>,
     /// web_ipv6.
     pub web_ipv6: Option<Finding>,
     /// https.
@@ -334,6 +351,7 @@ impl ConnectedFindings {
             dane: f(),
             mta_sts: f(),
             mx_ipv6: f(),
+            mx_pq_kex: f(),
             web_ipv6: f(),
             https: f(),
             https_redirect: f(),
@@ -432,6 +450,7 @@ impl ScanRow {
             Dane => c.dane = Some(finding),
             MtaSts => c.mta_sts = Some(finding),
             MxIpv6 => c.mx_ipv6 = Some(finding),
+            MxPqKex => c.mx_pq_kex = Some(finding),
             WebIpv6 => c.web_ipv6 = Some(finding),
             Https => c.https = Some(finding),
             HttpsRedirect => c.https_redirect = Some(finding),
@@ -465,6 +484,7 @@ impl ScanRow {
             Dane => c.dane.as_ref(),
             MtaSts => c.mta_sts.as_ref(),
             MxIpv6 => c.mx_ipv6.as_ref(),
+            MxPqKex => c.mx_pq_kex.as_ref(),
             WebIpv6 => c.web_ipv6.as_ref(),
             Https => c.https.as_ref(),
             HttpsRedirect => c.https_redirect.as_ref(),
@@ -577,6 +597,8 @@ columns! {
     "mx_starttls": StrList = |r| Value::StrList(&r.mail.mx_starttls); "Per MX host (order of mx_hosts): starttls, no_starttls or error: <why>."
     "mx_tls_versions": StrList = |r| Value::StrList(&r.mail.mx_tls_versions); "Per MX host: negotiated TLS version after STARTTLS."
     "mx_certificates": StrList = |r| Value::StrList(&r.mail.mx_certificates); "Per MX host: certificate status (valid, expired, name_mismatch, untrusted, self_signed)."
+    "mx_certificate_keys": StrList = |r| Value::StrList(&r.mail.mx_certificate_keys); "Per MX host: leaf public key algorithm and size (RSA 2048, EC P-256, Ed25519, ML-DSA-65), empty without TLS."
+    "mx_certificate_signatures": StrList = |r| Value::StrList(&r.mail.mx_certificate_signatures); "Per MX host: leaf signature algorithm (sha256WithRSAEncryption, ecdsa-with-SHA256, ED25519, ML-DSA-65), empty without TLS."
     "dane_status": Status = |r| opt_status(&r.connected.dane); "valid (every MX has a secure TLSA matching its certificate), invalid, insecure (TLSA in an unsigned zone), absent, not_applicable, error; null when not run."
     "dane_reason": Str = |r| opt_reason(&r.connected.dane); "Why dane is invalid or error."
     "dane_mx_secure": Bool = |r| Value::Bool(r.mail.dane_mx_secure); "Every MX host's _25._tcp TLSA owner is DNSSEC-secure (the DANE denominator)."
@@ -589,6 +611,11 @@ columns! {
     "mx_ipv6_status": Status = |r| opt_status(&r.connected.mx_ipv6); "all, some or none of the MX hosts accept TCP 25 over IPv6; not_applicable (no MX); error; null when not run."
     "mx_ipv6_reason": Str = |r| opt_reason(&r.connected.mx_ipv6); "Why mx_ipv6 is error."
     "mx_ipv6_reachable": Int = |r| Value::Int(r.mail.mx_ipv6_reachable); "MX hosts that accepted TCP 25 over IPv6."
+    "mx_pq_kex_status": Status = |r| opt_status(&r.connected.mx_pq_kex); "all, some or none of the MX hosts negotiate a hybrid ML-KEM group (X25519MLKEM768, SecP256r1MLKEM768) in STARTTLS when the scanner offers them; an MX without STARTTLS counts as not hybrid; not_applicable (no MX, null MX, or no MX completes STARTTLS); error; null when not run."
+    "mx_pq_kex_reason": Str = |r| opt_reason(&r.connected.mx_pq_kex); "Why mx_pq_kex is error (or a note)."
+    "mx_pq_kex": StrList = |r| Value::StrList(&r.mail.mx_pq_kex); "Per MX host: pq_hybrid, classical, no_starttls or error: <why>."
+    "mx_tls_groups": StrList = |r| Value::StrList(&r.mail.mx_tls_groups); "Per MX host: key-exchange group of the STARTTLS handshake (IANA name, e.g. X25519MLKEM768, x25519), empty without one."
+    "mx_tls_hello_retry": StrList = |r| Value::StrList(&r.mail.mx_tls_hello_retry); "Per MX host: true when the STARTTLS handshake needed a HelloRetryRequest, false when not, empty without a handshake."
     "web_ipv6_status": Status = |r| opt_status(&r.connected.web_ipv6); "reachable (an AAAA answers on 443 or 80), unreachable (AAAA, no answer), none (no AAAA), not_applicable (no web host), error; null when not run."
     "web_ipv6_reason": Str = |r| opt_reason(&r.connected.web_ipv6); "Why web_ipv6 is error."
     "web_host": Str = |r| s(&r.web.host); "Web host probed: the domain, or www.<domain> when the apex has no A or AAAA record."
@@ -599,7 +626,9 @@ columns! {
     "tls_max_version": Str = |r| s(&r.web.tls_max_version); "Highest TLS version negotiated (TLSv1.3, TLSv1.2)."
     "tls_legacy_versions": StrList = |r| Value::StrList(&r.web.tls_legacy_versions); "Legacy TLS versions accepted (TLSv1.0, TLSv1.1)."
     "tls_cipher_suite": Str = |r| s(&r.web.tls_cipher_suite); "Negotiated cipher suite (IANA name)."
-    "tls_group": Str = |r| s(&r.web.tls_group); "Negotiated key-exchange group."
+    "tls_group": Str = |r| s(&r.web.tls_group); "Negotiated key-exchange group (IANA name: X25519MLKEM768, SecP256r1MLKEM768, x25519, secp256r1, ...)."
+    "tls_group_code": Int = |r| Value::Int(r.web.tls_group_code); "Its IANA code point (4588 = 0x11EC X25519MLKEM768, 4587 = 0x11EB SecP256r1MLKEM768, 29 = x25519)."
+    "tls_hello_retry": Bool = |r| Value::Bool(r.web.tls_hello_retry); "The server answered the first ClientHello with a HelloRetryRequest (it wanted a key share the client had not sent)."
     "tls_alpn": Str = |r| s(&r.web.tls_alpn); "Negotiated ALPN protocol."
     "https_redirect_status": Status = |r| opt_status(&r.connected.https_redirect); "enforced (first redirect of http:// goes to https:// on the same host), not_enforced, no_http (port 80 closed), not_applicable (no web server), error; null when not run."
     "https_redirect_reason": Str = |r| opt_reason(&r.connected.https_redirect); "Why https_redirect is not_enforced or error."
@@ -610,12 +639,12 @@ columns! {
     "tls_cipher_reason": Str = |r| opt_reason(&r.connected.tls_cipher); "Why tls_cipher is error (or a note)."
     "certificate_status": Status = |r| opt_status(&r.connected.certificate); "valid, expired, name_mismatch, untrusted, self_signed, not_applicable (no HTTPS), error; null when not run."
     "certificate_reason": Str = |r| opt_reason(&r.connected.certificate); "Why the certificate fails validation, or error."
-    "certificate_key": Str = |r| s(&r.web.certificate_key); "Leaf key type and size (RSA 2048, EC P-256)."
-    "certificate_signature": Str = |r| s(&r.web.certificate_signature); "Leaf signature algorithm."
+    "certificate_key": Str = |r| s(&r.web.certificate_key); "Leaf public key algorithm and size (RSA 2048, EC P-256, Ed25519, ML-DSA-65)."
+    "certificate_signature": Str = |r| s(&r.web.certificate_signature); "Leaf signature algorithm (sha256WithRSAEncryption, ecdsa-with-SHA256, ED25519, ML-DSA-65)."
     "certificate_not_after": Str = |r| s(&r.web.certificate_not_after); "Leaf notAfter (RFC 3339, UTC)."
     "certificate_issuer": Str = |r| s(&r.web.certificate_issuer); "Leaf issuer."
-    "pq_kex_status": Status = |r| opt_status(&r.connected.pq_kex); "pq_hybrid (X25519MLKEM768 negotiated), classical, not_applicable (no HTTPS), error; null when not run."
-    "pq_kex_reason": Str = |r| opt_reason(&r.connected.pq_kex); "Why pq_kex is error."
+    "pq_kex_status": Status = |r| opt_status(&r.connected.pq_kex); "pq_hybrid (a hybrid ML-KEM group, X25519MLKEM768 or SecP256r1MLKEM768, negotiated when offered beside classical groups, with or without a HelloRetryRequest), classical (another group, or none: TLS 1.0/1.1-only hosts), not_applicable (no HTTPS), error; null when not run. Group in tls_group, tls_group_code, tls_hello_retry."
+    "pq_kex_reason": Str = |r| opt_reason(&r.connected.pq_kex); "Why pq_kex is classical (the group) or error."
     "hsts_status": Status = |r| opt_status(&r.connected.hsts); "strong (max-age >= 31536000), weak, absent, not_applicable (no HTTPS), error; null when not run."
     "hsts_reason": Str = |r| opt_reason(&r.connected.hsts); "Why hsts is weak or error."
     "hsts_header": Str = |r| s(&r.web.hsts_header); "The Strict-Transport-Security header as sent."

@@ -1,9 +1,15 @@
-//! TLS through rustls (ring provider, TLS 1.2 and 1.3) with a verifier that accepts every
+//! TLS through rustls (aws-lc-rs provider, TLS 1.2 and 1.3) with a verifier that accepts every
 //! certificate: the handshake completes whatever the server presents, and the chain is
 //! evaluated afterwards by `uptake_checks::web::certificate` against the scan's trust store
 //! (which answers *why* it fails, in the contract's precedence, where webpki stops at the first
 //! problem). Handshake signatures are still verified (a server must hold the key it shows).
 //! Session resumption is off so every handshake shows the server's full chain.
+//!
+//! The client offers the hybrid ML-KEM groups first ([`kx_groups`]): X25519MLKEM768 with a
+//! key share (rustls sends an X25519 share beside it, so a classical server answers without a
+//! HelloRetryRequest), SecP256r1MLKEM768 without one. The one handshake of a host thus gives
+//! version, suite, certificate and the `pq_kex` group; [`TlsFacts::hello_retry`] says whether
+//! the server asked for another key share.
 
 use std::sync::Arc;
 
@@ -83,6 +89,30 @@ impl ServerCertVerifier for AcceptAny {
     }
 }
 
+/// The key-exchange groups the client offers, in its order of preference: the hybrids
+/// X25519MLKEM768 (IANA 0x11EC, sent with a key share, and an x25519 share beside it) and
+/// SecP256r1MLKEM768 (0x11EB, no share: a server that wants it asks with a
+/// HelloRetryRequest), then the classical groups. A server that follows the client's order
+/// (rustls) thus picks a hybrid whenever it has one.
+pub fn kx_groups() -> Vec<&'static dyn rustls::crypto::SupportedKxGroup> {
+    use rustls::crypto::aws_lc_rs::kx_group;
+    vec![
+        kx_group::X25519MLKEM768,
+        kx_group::SECP256R1MLKEM768,
+        kx_group::X25519,
+        kx_group::SECP256R1,
+        kx_group::SECP384R1,
+    ]
+}
+
+/// The provider of every client configuration: aws-lc-rs with [`kx_groups`].
+pub fn provider() -> CryptoProvider {
+    CryptoProvider {
+        kx_groups: kx_groups(),
+        ..rustls::crypto::aws_lc_rs::default_provider()
+    }
+}
+
 /// The client configurations of a prober.
 pub struct Configs {
     /// HTTPS: ALPN `h2`, `http/1.1` (the negotiated protocol is evidence).
@@ -94,13 +124,13 @@ pub struct Configs {
 }
 
 impl Configs {
-    /// Builds the three configurations over the ring provider.
+    /// Builds the three configurations over [`provider`].
     pub fn new() -> Configs {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(provider());
         let make = |alpn: &[&[u8]]| {
             let mut c = ClientConfig::builder_with_provider(provider.clone())
                 .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-                .expect("ring supports TLS 1.2 and 1.3")
+                .expect("aws-lc-rs supports TLS 1.2 and 1.3")
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAny(provider.clone())))
                 .with_no_client_auth();

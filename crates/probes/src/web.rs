@@ -643,6 +643,8 @@ pub struct MxProbe {
     pub smtp: Smtp,
     /// The certificate finding for the MX host name, when TLS completed.
     pub certificate: Option<Finding>,
+    /// The leaf's key and signature algorithm (crypto inventory), when TLS completed.
+    pub certificate_evidence: Option<CertificateEvidence>,
     /// Parameters of the STARTTLS handshake.
     pub negotiated: Option<Negotiated>,
 }
@@ -667,6 +669,7 @@ impl Prober {
                                 deadline.as_secs_f64()
                             )),
                             certificate: None,
+                            certificate_evidence: None,
                             negotiated: None,
                         });
                 std::sync::Arc::new(probe)
@@ -684,6 +687,7 @@ impl Prober {
                 address: None,
                 smtp: Smtp::Error(format!("no address for {host}")),
                 certificate: None,
+                certificate_evidence: None,
                 negotiated: None,
             };
         };
@@ -691,6 +695,7 @@ impl Prober {
             address: Some(address),
             smtp,
             certificate: None,
+            certificate_evidence: None,
             negotiated: None,
         };
         let tcp = match self
@@ -718,10 +723,12 @@ impl Prober {
             Ok(StarttlsOutcome::NoStarttls(why)) => fail(Smtp::NoStarttls(why)),
             Ok(StarttlsOutcome::HandshakeFailed(why)) => fail(Smtp::HandshakeFailed(why)),
             Ok(StarttlsOutcome::Tls(facts)) => {
-                let (finding, _) = certificate(&facts.chain, host, &self.trust, crate::now_secs());
+                let (finding, evidence) =
+                    certificate(&facts.chain, host, &self.trust, crate::now_secs());
                 MxProbe {
                     address: Some(address),
                     certificate: Some(finding),
+                    certificate_evidence: Some(evidence),
                     negotiated: Some(Negotiated {
                         version: facts.version,
                         suite: facts.suite,

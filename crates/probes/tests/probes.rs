@@ -92,7 +92,12 @@ async fn tls13_recorder_facts_headers_and_security_txt() {
     let n = p.negotiated.clone().unwrap();
     assert_eq!(n.version, TlsVersion::Tls13);
     assert_eq!(n.suite >> 8, 0x13, "a TLS 1.3 suite: {:04x}", n.suite);
-    assert_eq!(n.group, Some(0x001D), "x25519 is rustls's first group");
+    assert_eq!(
+        n.group,
+        Some(0x001D),
+        "x25519: the ring server has no ML-KEM and takes the client's X25519 share"
+    );
+    assert!(!n.hello_retry);
     assert_eq!(n.alpn.as_deref(), Some("http/1.1"));
     let (cert, ev) = p.certificate.clone().unwrap();
     assert_eq!(cert.status, Status::Valid, "{cert:?}");
@@ -613,5 +618,110 @@ async fn tls10_host_whose_full_handshake_stalls_is_an_error_in_time() {
                 .is_err_and(|w| w.contains("TLS handshake (OpenSSL) timed out")),
             "{what}: {r:?}"
         );
+    }
+}
+
+/// The kinds of server the `pq_kex` check must tell apart, over HTTPS and over SMTP
+/// STARTTLS, served by the testbed's rustls servers (`uptake testbed serve-tls`) on loopback
+/// and judged by `uptake_checks::web::tls::pq_kex` on what the probe recorded.
+#[tokio::test]
+async fn pq_kex_hybrid_only_prefers_classical_and_hello_retry() {
+    use uptake_checks::web::tls::pq_kex;
+    use uptake_testbed::serve::{spawn, PqFlavour, Service, Site, TlsServer};
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let (web_cert, web_key) = pki.leaf_pem(&["web.test"]);
+    let (mx_cert, mx_key) = pki.leaf_pem(&["mx.test"]);
+    let (web_cert, web_key) = (write("web.pem", &web_cert), write("web.key", &web_key));
+    let (mx_cert, mx_key) = (write("mx.pem", &mx_cert), write("mx.key", &mx_key));
+    let server = |flavour, service| TlsServer {
+        listen: vec![SocketAddr::new(LOCAL, 0)],
+        flavour,
+        service,
+    };
+    let cases = [
+        (PqFlavour::HybridOnly, 0x11EC, false, Status::PqHybrid),
+        (PqFlavour::HybridFirst, 0x11EC, false, Status::PqHybrid),
+        (
+            PqFlavour::PrefersClassical,
+            0x001D,
+            false,
+            Status::Classical,
+        ),
+        (PqFlavour::HelloRetry, 0x11EB, true, Status::PqHybrid),
+    ];
+    for (flavour, group, retry, status) in cases {
+        let site = Site {
+            names: vec!["web.test".into()],
+            cert: web_cert.clone(),
+            key: web_key.clone(),
+            body: "web.test\n".into(),
+            headers: vec![(
+                "Strict-Transport-Security".into(),
+                "max-age=31536000".into(),
+            )],
+            security_txt: Some(("text/plain".into(), "Contact: mailto:s@web.test\n".into())),
+        };
+        let https = spawn(server(flavour, Service::Https { sites: vec![site] }))
+            .await
+            .unwrap()[0];
+        let smtp = spawn(server(
+            flavour,
+            Service::Smtp {
+                host: "mx.test".into(),
+                cert: mx_cert.clone(),
+                key: mx_key.clone(),
+            },
+        ))
+        .await
+        .unwrap()[0];
+        let prober = Prober::new(
+            config(https, closed_port().await, smtp),
+            pki.trust(),
+            Arc::new(DirectDialer),
+        );
+        let web = prober.web_host(LOCAL, "web.test", &Loopback).await;
+        assert_eq!(web.rustls, Handshake::Completed, "{flavour:?}");
+        let n = web.negotiated.clone().unwrap();
+        assert_eq!(n.version, TlsVersion::Tls13, "{flavour:?}");
+        assert_eq!(n.group, Some(group), "{flavour:?}: web group");
+        assert_eq!(n.hello_retry, retry, "{flavour:?}: web HelloRetryRequest");
+        assert_eq!(pq_kex(n.group).status, status, "{flavour:?}: web");
+        // The same handshake served the other web checks.
+        assert_eq!(web.certificate.as_ref().unwrap().0.status, Status::Valid);
+        let head = web.https_response.clone().unwrap().unwrap();
+        assert_eq!(head.status, 200);
+        assert!(head
+            .headers
+            .iter()
+            .any(|(k, v)| k == "strict-transport-security" && v == "max-age=31536000"));
+        assert_eq!(web.security_txt.clone().unwrap().unwrap().status, 200);
+        assert_eq!(
+            web.legacy_versions,
+            Ok(vec![]),
+            "{flavour:?}: no TLS 1.0/1.1"
+        );
+        let mx = prober.mx_host("mx.test", &[LOCAL]).await;
+        let m = mx
+            .negotiated
+            .clone()
+            .unwrap_or_else(|| panic!("{flavour:?}: {:?}", mx.smtp));
+        assert_eq!(m.group, Some(group), "{flavour:?}: MX group");
+        assert_eq!(m.hello_retry, retry, "{flavour:?}: MX HelloRetryRequest");
+        assert_eq!(pq_kex(m.group).status, status, "{flavour:?}: MX");
+        assert_eq!(mx.certificate.as_ref().unwrap().status, Status::Valid);
+        // Another MX name on the same server gets the same certificate (as from Postfix).
+        let other = prober.mx_host("mx2.test", &[LOCAL]).await;
+        assert!(
+            matches!(other.smtp, Smtp::Tls { .. }),
+            "{flavour:?}: {:?}",
+            other.smtp
+        );
+        assert_eq!(prober.stats().smtp_sessions, 2, "{flavour:?}");
     }
 }

@@ -8,15 +8,16 @@
 //! every web check `not_applicable`. The web host is probed at its first IPv4 address (else
 //! its first IPv6 one); `web_ipv6` tries TCP 443, then 80, on each of its IPv6 addresses.
 //! An MX is probed at its first IPv4 address (else IPv6); `mx_ipv6` tries TCP 25 on each IPv6
-//! address. `pq_kex` is left unmeasured (null): the ring provider offers no ML-KEM group
-//! (issue 9 brings one).
+//! address. `pq_kex` (web) and `mx_pq_kex` (each MX) come from the same handshakes as the
+//! version, suite and certificate: the probes' rustls client offers the hybrid ML-KEM groups.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use uptake_checks::mail::dane::{MxDane, Tlsa};
 use uptake_checks::mail::mta_sts::PolicyFetch;
-use uptake_checks::mail::Smtp;
-use uptake_checks::web::tls::{group_name, suite_name};
+use uptake_checks::mail::{MxKex, Smtp};
+use uptake_checks::web::certificate::CertificateEvidence;
+use uptake_checks::web::tls::{group_label, suite_name, TlsVersion};
 use uptake_checks::web::{Handshake, HttpResponse};
 use uptake_checks::{self as checks, Lookup};
 use uptake_dns::{RData, RecordType};
@@ -29,10 +30,10 @@ use crate::resolve::{classify, DomainDns};
 /// Which groups of connected checks a scan runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ConnectedChecks {
-    /// web_ipv6, https, https_redirect, tls_version, tls_cipher, certificate, hsts,
+    /// web_ipv6, https, https_redirect, tls_version, tls_cipher, certificate, pq_kex, hsts,
     /// security_txt, security_headers.
     pub web: bool,
-    /// starttls, dane, mta_sts, mx_ipv6.
+    /// starttls, dane, mta_sts, mx_ipv6, mx_pq_kex.
     pub mail: bool,
 }
 
@@ -135,6 +136,7 @@ fn set_errors(c: &mut uptake_model::row::ConnectedFindings, which: ConnectedChec
             &mut c.tls_version,
             &mut c.tls_cipher,
             &mut c.certificate,
+            &mut c.pq_kex,
             &mut c.hsts,
             &mut c.security_txt,
             &mut c.security_headers,
@@ -143,7 +145,13 @@ fn set_errors(c: &mut uptake_model::row::ConnectedFindings, which: ConnectedChec
         }
     }
     if which.mail {
-        for f in [&mut c.starttls, &mut c.dane, &mut c.mta_sts, &mut c.mx_ipv6] {
+        for f in [
+            &mut c.starttls,
+            &mut c.dane,
+            &mut c.mta_sts,
+            &mut c.mx_ipv6,
+            &mut c.mx_pq_kex,
+        ] {
             *f = e();
         }
     }
@@ -164,6 +172,7 @@ impl Web {
         c.tls_version = f.tls_version;
         c.tls_cipher = f.tls_cipher;
         c.certificate = f.certificate;
+        c.pq_kex = f.pq_kex;
         c.hsts = f.hsts;
         c.security_txt = f.security_txt;
         c.security_headers = f.security_headers;
@@ -206,7 +215,6 @@ async fn web(dns: &DomainDns<'_>, prober: &Prober, domain: &str) -> Web {
         let www_ips = ips(&www_addrs.0, &www_addrs.1);
         if www_ips.is_empty() {
             checks::web::not_applicable_without_web_host(&mut findings);
-            findings.pq_kex = None;
             return Web {
                 findings,
                 evidence: ev,
@@ -287,9 +295,9 @@ pub fn evaluate_web(
         ev.tls_max_version = Some(n.version.as_str().to_string());
         ev.tls_cipher_suite =
             Some(suite_name(n.suite).map_or_else(|| format!("0x{:04X}", n.suite), str::to_string));
-        ev.tls_group = n
-            .group
-            .map(|g| group_name(g).map_or_else(|| format!("0x{g:04X}"), str::to_string));
+        ev.tls_group = n.group.map(group_label);
+        ev.tls_group_code = n.group.map(i64::from);
+        ev.tls_hello_retry = Some(n.hello_retry);
         ev.tls_alpn = n.alpn.clone();
     }
     if let Ok(v) = &probe.legacy_versions {
@@ -307,6 +315,7 @@ pub fn evaluate_web(
             &mut findings.tls_version,
             &mut findings.tls_cipher,
             &mut findings.certificate,
+            &mut findings.pq_kex,
             &mut findings.hsts,
             &mut findings.security_txt,
             &mut findings.security_headers,
@@ -315,6 +324,11 @@ pub fn evaluate_web(
         }
         return;
     }
+    // HTTPS is available: a handshake completed (rustls, else the legacy probe's).
+    findings.pq_kex = Some(match &probe.negotiated {
+        Some(n) => checks::web::tls::pq_kex(n.group),
+        None => Finding::error("no handshake parameters recorded"),
+    });
     findings.https = Some(https);
     let rustls_version = match (&probe.rustls, &probe.negotiated) {
         (Handshake::Completed, Some(n)) => Some(n.version),
@@ -397,6 +411,7 @@ struct Mail {
     starttls: Finding,
     dane: Finding,
     mx_ipv6: Finding,
+    mx_pq_kex: Finding,
     mta_sts: Finding,
     evidence: uptake_model::row::MailEvidence,
 }
@@ -406,6 +421,7 @@ impl Mail {
         row.connected.starttls = Some(self.starttls);
         row.connected.dane = Some(self.dane);
         row.connected.mx_ipv6 = Some(self.mx_ipv6);
+        row.connected.mx_pq_kex = Some(self.mx_pq_kex);
         row.connected.mta_sts = Some(self.mta_sts);
         row.mail = self.evidence;
     }
@@ -428,14 +444,20 @@ async fn mail(dns: &DomainDns<'_>, prober: &Prober, row: &ScanRow) -> Mail {
     let (mx_part, mta_sts) = futures::join!(
         async {
             if let Some(gate) = checks::mail::requires_mx(&row.mx) {
-                return (gate.clone(), gate.clone(), gate, None);
+                let f = MxFindings {
+                    starttls: gate.clone(),
+                    dane: gate.clone(),
+                    mx_ipv6: gate.clone(),
+                    mx_pq_kex: gate,
+                };
+                return (f, None);
             }
-            let (s, d, v, e) = mx_checks(dns, prober, &row.mx_hosts).await;
-            (s, d, v, Some(e))
+            let (f, e) = mx_checks(dns, prober, &row.mx_hosts).await;
+            (f, Some(e))
         },
         mta_sts(dns, prober, row)
     );
-    let (starttls, dane, mx_ipv6, mx_ev) = mx_part;
+    let (mx_findings, mx_ev) = mx_part;
     if let Some(e) = mx_ev {
         ev = e;
     }
@@ -446,19 +468,28 @@ async fn mail(dns: &DomainDns<'_>, prober: &Prober, row: &ScanRow) -> Mail {
         ev.mta_sts_policy_mx = p.2;
     }
     Mail {
-        starttls,
-        dane,
-        mx_ipv6,
+        starttls: mx_findings.starttls,
+        dane: mx_findings.dane,
+        mx_ipv6: mx_findings.mx_ipv6,
+        mx_pq_kex: mx_findings.mx_pq_kex,
         mta_sts,
         evidence: ev,
     }
+}
+
+/// The findings of the checks that connect to each MX.
+struct MxFindings {
+    starttls: Finding,
+    dane: Finding,
+    mx_ipv6: Finding,
+    mx_pq_kex: Finding,
 }
 
 async fn mx_checks(
     dns: &DomainDns<'_>,
     prober: &Prober,
     hosts: &[String],
-) -> (Finding, Finding, Finding, uptake_model::row::MailEvidence) {
+) -> (MxFindings, uptake_model::row::MailEvidence) {
     let mut ev = uptake_model::row::MailEvidence::default();
     let per_mx = futures::future::join_all(hosts.iter().map(|h| async move {
         let ((a, aaaa), tlsa) = futures::join!(addresses(dns, h), async {
@@ -477,6 +508,7 @@ async fn mx_checks(
                     address: None,
                     smtp: Smtp::Error(format!("address of {h}: {e}")),
                     certificate: None,
+                    certificate_evidence: None,
                     negotiated: None,
                 })
             }
@@ -496,6 +528,47 @@ async fn mx_checks(
             p.certificate
                 .as_ref()
                 .map_or(String::new(), |c| c.status.as_str().to_string())
+        })
+        .collect();
+    let cert_field = |get: fn(&CertificateEvidence) -> &Option<String>| -> Vec<String> {
+        per_mx
+            .iter()
+            .map(|(p, _, _)| {
+                p.certificate_evidence
+                    .as_ref()
+                    .and_then(|c| get(c).clone())
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    ev.mx_certificate_keys = cert_field(|c| &c.key);
+    ev.mx_certificate_signatures = cert_field(|c| &c.signature);
+    let kex: Vec<MxKex> = per_mx
+        .iter()
+        .map(|(p, _, _)| MxKex {
+            smtp: &p.smtp,
+            group: p.negotiated.as_ref().and_then(|n| n.group),
+        })
+        .collect();
+    let pq = checks::mail::mx_pq_kex(&kex);
+    ev.mx_pq_kex = pq.per_mx;
+    ev.mx_tls_groups = per_mx
+        .iter()
+        .map(|(p, _, _)| {
+            p.negotiated
+                .as_ref()
+                .and_then(|n| n.group)
+                .map(group_label)
+                .unwrap_or_default()
+        })
+        .collect();
+    ev.mx_tls_hello_retry = per_mx
+        .iter()
+        .map(|(p, _, _)| {
+            p.negotiated
+                .as_ref()
+                .map(|n| n.hello_retry.to_string())
+                .unwrap_or_default()
         })
         .collect();
     let dane_in: Vec<MxDane> = hosts
@@ -521,7 +594,13 @@ async fn mx_checks(
         }
         Err(why) => Finding::error(format!("not measured: {why}")),
     };
-    (s.finding, d.finding, mx_ipv6, ev)
+    let findings = MxFindings {
+        starttls: s.finding,
+        dane: d.finding,
+        mx_ipv6,
+        mx_pq_kex: pq.finding,
+    };
+    (findings, ev)
 }
 
 type PolicyEvidence = (String, Option<i64>, Vec<String>);

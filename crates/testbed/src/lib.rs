@@ -11,6 +11,7 @@
 pub mod generate;
 pub mod manifest;
 pub mod run;
+pub mod serve;
 pub mod servers;
 
 pub use manifest::{Manifest, ManifestError, Server, ServerKind};

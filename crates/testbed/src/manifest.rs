@@ -33,6 +33,9 @@ pub enum ServerKind {
     /// Postfix, the mail hosts: `postfix -c DIR start-fg` (CONFIG is a directory with
     /// main.cf and master.cf).
     Postfix,
+    /// The hybrid ML-KEM TLS servers (HTTPS and SMTP STARTTLS): `uptake testbed serve-tls
+    /// CONFIG`, run by the uptake executable itself (see [`crate::serve`]).
+    ServeTls,
 }
 
 impl ServerKind {
@@ -43,6 +46,7 @@ impl ServerKind {
             ServerKind::Unbound => "unbound",
             ServerKind::Nginx => "nginx-light",
             ServerKind::Postfix => "postfix",
+            ServerKind::ServeTls => "uptake",
         }
     }
 
@@ -53,6 +57,7 @@ impl ServerKind {
             ServerKind::Unbound => "unbound",
             ServerKind::Nginx => "nginx",
             ServerKind::Postfix => "postfix",
+            ServerKind::ServeTls => "uptake",
         }
     }
 

@@ -405,11 +405,18 @@ fn required_programs(manifest: &Manifest, outside: bool) -> Result<Programs, Run
     }
     let users = needs_users(manifest) && outside;
     find("newuidmap", "uidmap", users);
-    let programs = Programs {
+    let mut programs = Programs {
         daemons,
         ip: find("ip", "iproute2", true),
         unshare: find("unshare", "util-linux", outside),
     };
+    if uses(ServerKind::ServeTls) {
+        // Served by this executable (`uptake testbed serve-tls`).
+        match std::env::current_exe() {
+            Ok(exe) => programs.daemons.push((ServerKind::ServeTls, exe)),
+            Err(_) => missing.push(("uptake (current executable)", "uptake")),
+        }
+    }
     if missing.is_empty() {
         return Ok(programs);
     }
@@ -699,16 +706,16 @@ impl Running {
         let log = self.state.join(format!("{stem}.log"));
         let mut cmd = Command::new(daemon);
         let config = match server.kind {
-            ServerKind::Nsd | ServerKind::Unbound | ServerKind::Nginx => {
+            ServerKind::Nsd | ServerKind::Unbound | ServerKind::Nginx | ServerKind::ServeTls => {
                 let config = read(&template_path)?;
                 let conf_path = self.state.join(format!("{stem}.conf"));
                 write(&conf_path, &config)?;
-                if server.kind == ServerKind::Nginx {
+                match server.kind {
                     // -e: the error log before the config's is read (not /var/log/nginx).
-                    cmd.arg("-e").arg(&log).arg("-c").arg(&conf_path);
-                } else {
-                    cmd.arg("-d").arg("-c").arg(&conf_path);
-                }
+                    ServerKind::Nginx => cmd.arg("-e").arg(&log).arg("-c").arg(&conf_path),
+                    ServerKind::ServeTls => cmd.args(["testbed", "serve-tls"]).arg(&conf_path),
+                    _ => cmd.arg("-d").arg("-c").arg(&conf_path),
+                };
                 config
             }
             ServerKind::Postfix => {

@@ -278,6 +278,7 @@ fn key_description(spki: &SubjectPublicKeyInfo) -> String {
             }
         }
         _ => match alg.as_str() {
+            oid if ml_dsa(oid).is_some() => signature_name(oid),
             "1.3.101.112" => "Ed25519".into(),
             "1.3.101.113" => "Ed448".into(),
             "1.2.840.10040.4.1" => "DSA".into(),
@@ -286,8 +287,22 @@ fn key_description(spki: &SubjectPublicKeyInfo) -> String {
     }
 }
 
-/// OpenSSL's short names of the common signature algorithms, else the OID.
+/// ML-DSA (FIPS 204) by its OID (NIST CSOR, the same for key and signature): `ML-DSA-65`.
+fn ml_dsa(oid: &str) -> Option<&'static str> {
+    match oid {
+        "2.16.840.1.101.3.4.3.17" => Some("ML-DSA-44"),
+        "2.16.840.1.101.3.4.3.18" => Some("ML-DSA-65"),
+        "2.16.840.1.101.3.4.3.19" => Some("ML-DSA-87"),
+        _ => None,
+    }
+}
+
+/// OpenSSL's short names of the common signature algorithms, ML-DSA by its FIPS 204 name,
+/// else the OID.
 fn signature_name(oid: &str) -> String {
+    if let Some(name) = ml_dsa(oid) {
+        return name.to_string();
+    }
     match oid {
         "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
         "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
@@ -417,6 +432,15 @@ mod tests {
         assert_eq!(f.status, Status::SelfSigned);
         assert_eq!(ev.key.as_deref(), Some("Ed25519"));
         assert_eq!(ev.signature.as_deref(), Some("ED25519"));
+    }
+
+    #[test]
+    fn ml_dsa_names() {
+        assert_eq!(ml_dsa("2.16.840.1.101.3.4.3.18"), Some("ML-DSA-65"));
+        assert_eq!(signature_name("2.16.840.1.101.3.4.3.17"), "ML-DSA-44");
+        assert_eq!(signature_name("2.16.840.1.101.3.4.3.19"), "ML-DSA-87");
+        assert_eq!(signature_name("1.2.840.10045.4.3.2"), "ecdsa-with-SHA256");
+        assert_eq!(ml_dsa("1.3.101.112"), None);
     }
 
     #[test]

@@ -501,29 +501,26 @@ pub fn tls_cipher(
     Finding::with_reason(worst.status(), why)
 }
 
-/// `pq_kex` of one TLS endpoint (web host, or one MX).
+/// `pq_kex` of one TLS endpoint (web host, or one MX) whose handshake completed, from the
+/// key-exchange group it negotiated while the client offered X25519MLKEM768 (with a key
+/// share) and SecP256r1MLKEM768 (without one) beside the classical groups. Reached through a
+/// HelloRetryRequest or not, the group decides (the retry is evidence).
 ///
-/// - `client_offers_mlkem`: the probe's rustls provider could offer X25519MLKEM768 (else the
-///   check is `error` "client has no ML-KEM", never classical);
-/// - `negotiated_group`: the key-exchange group of the completed handshake; `None` when the
-///   handshake had none (TLS 1.2 RSA key exchange, legacy-only server) -> `classical`.
-///
-/// A hybrid ML-KEM group ([`HYBRID_MLKEM_GROUPS`]) -> `pq_hybrid`, anything else `classical`.
-pub fn pq_kex(client_offers_mlkem: bool, negotiated_group: Option<u16>) -> Finding {
-    if !client_offers_mlkem {
-        return Finding::error("client has no ML-KEM");
-    }
+/// A hybrid ML-KEM group ([`HYBRID_MLKEM_GROUPS`]) -> `pq_hybrid`; any other group ->
+/// `classical`; no group (a TLS 1.0/1.1-only server seen by the legacy probe, or TLS 1.2 with
+/// RSA key exchange) -> `classical` ("no key-exchange group"): such a server negotiates no
+/// hybrid group with any client.
+pub fn pq_kex(negotiated_group: Option<u16>) -> Finding {
     match negotiated_group {
         Some(g) if HYBRID_MLKEM_GROUPS.contains(&g) => Finding::of(Status::PqHybrid),
-        Some(g) => Finding::with_reason(
-            Status::Classical,
-            format!(
-                "group {}",
-                group_name(g).map_or_else(|| format!("0x{g:04X}"), str::to_string)
-            ),
-        ),
+        Some(g) => Finding::with_reason(Status::Classical, format!("group {}", group_label(g))),
         None => Finding::with_reason(Status::Classical, "no key-exchange group"),
     }
+}
+
+/// The IANA name of a group, else its code point (`0x11EE`).
+pub fn group_label(group: u16) -> String {
+    group_name(group).map_or_else(|| format!("0x{group:04X}"), str::to_string)
 }
 
 #[cfg(test)]
@@ -663,15 +660,19 @@ mod tests {
 
     #[test]
     fn pq_kex_statuses() {
-        assert_eq!(pq_kex(true, Some(0x11EC)).status, Status::PqHybrid);
-        assert_eq!(pq_kex(true, Some(0x11EB)).status, Status::PqHybrid);
-        let c = pq_kex(true, Some(0x001D));
+        assert_eq!(pq_kex(Some(0x11EC)).status, Status::PqHybrid);
+        assert_eq!(pq_kex(Some(0x11EB)).status, Status::PqHybrid);
+        assert_eq!(pq_kex(Some(0x11ED)).status, Status::PqHybrid);
+        let c = pq_kex(Some(0x001D));
         assert_eq!(c.status, Status::Classical);
         assert_eq!(c.reason.as_deref(), Some("group x25519"));
-        assert_eq!(pq_kex(true, None).status, Status::Classical);
-        let e = pq_kex(false, Some(0x001D));
-        assert_eq!(e.status, Status::Error);
-        assert_eq!(e.reason.as_deref(), Some("client has no ML-KEM"));
+        // Pure ML-KEM (not a hybrid) is not what the check counts.
+        assert_eq!(pq_kex(Some(0x0201)).status, Status::Classical);
+        let none = pq_kex(None);
+        assert_eq!(none.status, Status::Classical);
+        assert_eq!(none.reason.as_deref(), Some("no key-exchange group"));
         assert_eq!(group_name(0x11EC), Some("X25519MLKEM768"));
+        assert_eq!(group_label(0x11EB), "SecP256r1MLKEM768");
+        assert_eq!(group_label(0x7777), "0x7777");
     }
 }

@@ -5,6 +5,7 @@ mod checkdmarc;
 mod engine;
 mod harness;
 mod pipeline;
+mod pq;
 mod report;
 mod routing;
 mod runner;

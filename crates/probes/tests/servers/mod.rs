@@ -39,13 +39,17 @@ impl Pki {
         TrustStore::from_der(std::slice::from_ref(&self.root_der)).0
     }
 
-    /// A leaf for `names`: (chain DER, key DER).
-    pub fn leaf(&self, names: &[&str]) -> (Vec<Vec<u8>>, Vec<u8>) {
+    fn issue(&self, names: &[&str]) -> (rcgen::Certificate, KeyPair) {
         let key = KeyPair::generate().unwrap();
         let mut p = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
             .unwrap();
         p.distinguished_name.push(DnType::CommonName, names[0]);
-        let cert = p.signed_by(&key, &self.root).unwrap();
+        (p.signed_by(&key, &self.root).unwrap(), key)
+    }
+
+    /// A leaf for `names`: (chain DER, key DER).
+    pub fn leaf(&self, names: &[&str]) -> (Vec<Vec<u8>>, Vec<u8>) {
+        let (cert, key) = self.issue(names);
         (vec![cert.der().to_vec()], key.serialize_der())
     }
 
@@ -69,6 +73,12 @@ impl Pki {
             .unwrap();
         c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Arc::new(c)
+    }
+
+    /// A leaf for `names` as PEM: (certificate, PKCS#8 key).
+    pub fn leaf_pem(&self, names: &[&str]) -> (String, String) {
+        let (cert, key) = self.issue(names);
+        (cert.pem(), key.serialize_pem())
     }
 }
 

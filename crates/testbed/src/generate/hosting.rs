@@ -2,9 +2,12 @@
 //! server block per domain and port on its server's addresses, the `mta-sts.<domain>` policy
 //! hosts, and one Postfix with an `smtpd` listener per mail server address.
 //!
+//! Web and mail servers with a [`crate::serve::PqFlavour`] get port 443 (web; nginx keeps
+//! port 80) or port 25 (mail) from the rustls server (`uptake testbed serve-tls`) instead.
+//!
 //! Files written (relative to the testbed directory): `certs/{web,mta-sts,mail}/<name>.pem`,
-//! `servers/nginx.conf`, `servers/postfix/{main.cf,master.cf}` (templates with
-//! [`DIR_PLACEHOLDER`] and [`RUN_PLACEHOLDER`], rendered by the runner).
+//! `servers/nginx.conf`, `servers/postfix/{main.cf,master.cf}`, `servers/serve-tls.json`
+//! (templates with [`DIR_PLACEHOLDER`] and [`RUN_PLACEHOLDER`], rendered by the runner).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,11 +27,26 @@ use super::webmail::{
 use super::world::MAIL_PROVIDERS;
 use super::{write_file, GenerateError};
 use crate::manifest::{Server, ServerKind, DIR_PLACEHOLDER, RUN_PLACEHOLDER};
+use crate::serve::{ServeConfig, Service, Site, TlsServer};
+
+/// `v4:port` and, when given, `[v6]:port`.
+fn listen_addresses(
+    v4: std::net::Ipv4Addr,
+    v6: Option<std::net::Ipv6Addr>,
+    port: u16,
+) -> Vec<SocketAddr> {
+    std::iter::once(IpAddr::V4(v4))
+        .chain(v6.map(IpAddr::V6))
+        .map(|a| SocketAddr::new(a, port))
+        .collect()
+}
 
 /// nginx config template, relative to the testbed directory.
 pub const NGINX_CONFIG: &str = "servers/nginx.conf";
 /// Postfix config directory (main.cf, master.cf templates), relative to the testbed directory.
 pub const POSTFIX_CONFIG: &str = "servers/postfix";
+/// Config template of the rustls servers, relative to the testbed directory.
+pub const SERVE_TLS_CONFIG: &str = "servers/serve-tls.json";
 
 /// A string as an nginx double-quoted string (newlines as `\n`).
 fn quoted(s: &str) -> String {
@@ -82,6 +100,7 @@ pub fn mail_servers(profiles: &[Profile]) -> Vec<MailServer> {
                 v6_listens: true,
                 starttls: MAIL_PROVIDER_TLS[k].0[n],
                 key: provider_mx_key(k),
+                pq: None,
             });
         }
     }
@@ -175,6 +194,7 @@ pub fn write(out: &Path, profiles: &[Profile], pki: &Pki) -> Result<Hosting, Gen
     let mut web_addresses: BTreeMap<IpAddr, ()> = BTreeMap::new();
     let mut tcp: Vec<SocketAddr> = Vec::new();
     let mut used: BTreeMap<String, WebServer> = BTreeMap::new();
+    let mut rustls_web: BTreeMap<std::net::Ipv4Addr, TlsServer> = BTreeMap::new();
     for &k in &parked_on {
         // The default site of provider k: what its parked domains (past WEB_SITES) get.
         let s = &WEB_PROVIDERS[k];
@@ -203,7 +223,33 @@ pub fn write(out: &Path, profiles: &[Profile], pki: &Pki) -> Result<Hosting, Gen
             continue;
         }
         let d = &p.domain;
-        if s.port443 {
+        if let (true, Some(flavour)) = (s.port443, s.pq) {
+            let site = Site {
+                names: vec![d.clone(), format!("www.{d}")],
+                cert: format!("{DIR_PLACEHOLDER}/certs/web/{d}.pem"),
+                key: format!("{DIR_PLACEHOLDER}/{}", pki.key_file(p.web.key).display()),
+                body: format!("{d}\n"),
+                headers: p
+                    .web
+                    .hsts
+                    .header()
+                    .map(|h| ("Strict-Transport-Security", h))
+                    .into_iter()
+                    .chain(header_fields(p.web.headers).iter().copied())
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+                security_txt: security_txt_body(p.web.security_txt, d)
+                    .map(|(media, body)| (media.to_string(), body)),
+            };
+            let entry = rustls_web.entry(s.v4).or_insert_with(|| TlsServer {
+                listen: listen_addresses(s.v4, s.v6_listens.then_some(s.v6), 443),
+                flavour,
+                service: Service::Https { sites: vec![] },
+            });
+            if let Service::Https { sites } = &mut entry.service {
+                sites.push(site);
+            }
+        } else if s.port443 {
             c.push_str("    server {\n");
             listen(&mut c, s, 443, true);
             let _ = writeln!(c, "        server_name {d} www.{d};");
@@ -294,7 +340,9 @@ pub fn write(out: &Path, profiles: &[Profile], pki: &Pki) -> Result<Hosting, Gen
         web_addresses.insert(IpAddr::V4(s.v4), ());
         web_addresses.insert(IpAddr::V6(s.v6), ());
         nginx_addresses.push(IpAddr::V4(s.v4));
-        for (port, open) in [(443, s.port443), (80, s.port80)] {
+        // Port 443 of a rustls-served address is the rustls server's (its `tcp` below).
+        let nginx443 = s.port443 && s.pq.is_none();
+        for (port, open) in [(443, nginx443), (80, s.port80)] {
             if open {
                 tcp.push(SocketAddr::new(IpAddr::V4(s.v4), port));
                 if s.v6_listens {
@@ -335,7 +383,24 @@ pub fn write(out: &Path, profiles: &[Profile], pki: &Pki) -> Result<Hosting, Gen
     master.push_str("# Postfix master.cf template: one smtpd per mail server address.\n");
     let mut mail_tcp = Vec::new();
     let mut mail_addresses = Vec::new();
+    let mut rustls_mail = Vec::new();
     for s in &mail {
+        if let Some(v6) = s.v6 {
+            web_addresses.insert(IpAddr::V6(v6), ());
+        }
+        if let Some(flavour) = s.pq {
+            let v6 = s.v6.filter(|_| s.v6_listens);
+            rustls_mail.push(TlsServer {
+                listen: listen_addresses(s.v4, v6, 25),
+                flavour,
+                service: Service::Smtp {
+                    host: s.host.clone(),
+                    cert: format!("{DIR_PLACEHOLDER}/certs/mail/{}.pem", s.host),
+                    key: format!("{DIR_PLACEHOLDER}/{}", pki.key_file(s.key).display()),
+                },
+            });
+            continue;
+        }
         let tls = if s.starttls {
             format!(
                 "-o smtpd_tls_security_level=may -o smtpd_tls_chain_files={DIR_PLACEHOLDER}/{},{DIR_PLACEHOLDER}/certs/mail/{}.pem",
@@ -360,7 +425,6 @@ pub fn write(out: &Path, profiles: &[Profile], pki: &Pki) -> Result<Hosting, Gen
         add(IpAddr::V4(s.v4));
         mail_addresses.push(IpAddr::V4(s.v4));
         if let Some(v6) = s.v6 {
-            web_addresses.insert(IpAddr::V6(v6), ());
             if s.v6_listens {
                 add(IpAddr::V6(v6));
                 mail_addresses.push(IpAddr::V6(v6));
@@ -396,29 +460,53 @@ pub fn write(out: &Path, profiles: &[Profile], pki: &Pki) -> Result<Hosting, Gen
     write_file(&out.join(POSTFIX_CONFIG).join("main.cf"), &main)?;
     write_file(&out.join(POSTFIX_CONFIG).join("master.cf"), &master)?;
 
+    // The rustls servers: web (port 443) and mail (port 25).
+    let tls_servers: Vec<TlsServer> = rustls_web.into_values().chain(rustls_mail).collect();
+    let tls_tcp: Vec<SocketAddr> = tls_servers
+        .iter()
+        .flat_map(|t| t.listen.iter().copied())
+        .collect();
+    let mut tls_addresses: Vec<IpAddr> = tls_tcp.iter().map(SocketAddr::ip).collect();
+    tls_addresses.sort();
+    tls_addresses.dedup();
+    let serve = ServeConfig {
+        servers: tls_servers,
+    };
+    let json = serde_json::to_string_pretty(&serve)
+        .map_err(|e| GenerateError::io(&out.join(SERVE_TLS_CONFIG), std::io::Error::other(e)))?;
+    write_file(&out.join(SERVE_TLS_CONFIG), &(json + "\n"))?;
+
     let mut addresses: Vec<IpAddr> = web_addresses.into_keys().collect();
+    addresses.extend(tls_addresses.iter().copied());
     addresses.extend(mail_addresses.iter().copied());
     addresses.sort();
     addresses.dedup();
-    Ok(Hosting {
-        servers: vec![
-            Server {
-                name: "nginx".into(),
-                kind: ServerKind::Nginx,
-                config: PathBuf::from(NGINX_CONFIG),
-                addresses: nginx_addresses,
-                tcp,
-            },
-            Server {
-                name: "postfix".into(),
-                kind: ServerKind::Postfix,
-                config: PathBuf::from(POSTFIX_CONFIG),
-                addresses: mail_addresses,
-                tcp: mail_tcp,
-            },
-        ],
-        addresses,
-    })
+    let mut servers = vec![
+        Server {
+            name: "nginx".into(),
+            kind: ServerKind::Nginx,
+            config: PathBuf::from(NGINX_CONFIG),
+            addresses: nginx_addresses,
+            tcp,
+        },
+        Server {
+            name: "postfix".into(),
+            kind: ServerKind::Postfix,
+            config: PathBuf::from(POSTFIX_CONFIG),
+            addresses: mail_addresses,
+            tcp: mail_tcp,
+        },
+    ];
+    if !serve.servers.is_empty() {
+        servers.push(Server {
+            name: "serve-tls".into(),
+            kind: ServerKind::ServeTls,
+            config: PathBuf::from(SERVE_TLS_CONFIG),
+            addresses: tls_addresses,
+            tcp: tls_tcp,
+        });
+    }
+    Ok(Hosting { servers, addresses })
 }
 
 #[cfg(test)]

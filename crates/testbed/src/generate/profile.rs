@@ -10,6 +10,7 @@ use uptake_model::{Check, Status};
 use super::rng::Rng;
 use super::webmail::{self, MailServer, Tlsa, Web, WebHosting, WebServer, MAIL_PROVIDER_TLS};
 use super::world::{Suffix, COUNTRIES, DNS_PROVIDERS, MAIL_PROVIDERS, SUFFIXES};
+use crate::serve::PqFlavour;
 
 /// DNSSEC deployment of a delegated zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -913,8 +914,25 @@ pub fn truth_row(
     row.push(p.web_server.v6.to_string());
     row.push(p.web.key.stem().to_string());
     row.push(mx_addresses(p).join(" "));
+    row.push(tls_server_label(p.web_server.pq).to_string());
+    row.push(mx_tls_servers(p).join(" "));
     row.extend(super::routing::truth(routing, profiles, i));
     row
+}
+
+/// Which software terminates TLS: `stock` (nginx / Postfix on OpenSSL 3.0) or the rustls
+/// flavour (`rustls-hybrid-first`, ...).
+pub fn tls_server_label(pq: Option<PqFlavour>) -> &'static str {
+    pq.map_or("stock", PqFlavour::label)
+}
+
+/// [`tls_server_label`] of target `p`'s MX hosts, in MX order.
+pub fn mx_tls_servers(p: &Profile) -> Vec<&'static str> {
+    match (&p.mx, &p.mail_server) {
+        (Mx::Shared(_), _) => vec![tls_server_label(None); 2],
+        (Mx::Own { .. }, Some(s)) => vec![tls_server_label(s.pq)],
+        _ => vec![],
+    }
 }
 
 /// IPv4 addresses of target `p`'s MX hosts, in MX order.
@@ -929,17 +947,19 @@ pub fn mx_addresses(p: &Profile) -> Vec<String> {
 }
 
 /// The web and mail checks truth.csv carries, in [`Check::ALL`] order.
-pub const WEB_MAIL_CHECKS: [Check; 13] = [
+pub const WEB_MAIL_CHECKS: [Check; 15] = [
     Check::Starttls,
     Check::Dane,
     Check::MtaSts,
     Check::MxIpv6,
+    Check::MxPqKex,
     Check::WebIpv6,
     Check::Https,
     Check::HttpsRedirect,
     Check::TlsVersion,
     Check::TlsCipher,
     Check::Certificate,
+    Check::PqKex,
     Check::Hsts,
     Check::SecurityTxt,
     Check::SecurityHeaders,
@@ -964,7 +984,21 @@ pub fn web_mail_truth(profiles: &[Profile], i: usize) -> Vec<Status> {
         n if n == of => Status::All,
         _ => Status::Some,
     };
-    let (starttls, dane, mx_ipv6) = match (&p.mx, &p.mail_server) {
+    // mx_pq_kex: Postfix (OpenSSL 3.0) negotiates no hybrid group; a rustls MX does unless its
+    // flavour prefers classical. No MX with STARTTLS -> not_applicable.
+    let mx_pq = |servers: &[(bool, Option<PqFlavour>)]| {
+        let with_tls = servers.iter().filter(|(tls, _)| *tls).count();
+        let hybrid = servers
+            .iter()
+            .filter(|(tls, pq)| *tls && pq.is_some_and(PqFlavour::negotiates_hybrid))
+            .count();
+        if with_tls == 0 {
+            Status::NotApplicable
+        } else {
+            count(hybrid, servers.len())
+        }
+    };
+    let (starttls, dane, mx_ipv6, mx_pq_kex) = match (&p.mx, &p.mail_server) {
         (Mx::Shared(m), _) => {
             let prov = MAIL_PROVIDERS[*m];
             let (tls, tlsa) = MAIL_PROVIDER_TLS[*m];
@@ -975,7 +1009,8 @@ pub fn web_mail_truth(profiles: &[Profile], i: usize) -> Vec<Status> {
                 Tlsa::Match | Tlsa::Mismatch => Status::Invalid,
             };
             let v6 = prov.mx_aaaa.iter().filter(|a| **a).count();
-            (count(with_tls, 2), dane, count(v6, 2))
+            let pq = mx_pq(&[(tls[0], None), (tls[1], None)]);
+            (count(with_tls, 2), dane, count(v6, 2), pq)
         }
         (Mx::Own { aaaa }, Some(s)) => {
             let dane = match (p.tlsa, zone_facts(profiles, i).dnssec) {
@@ -988,9 +1023,11 @@ pub fn web_mail_truth(profiles: &[Profile], i: usize) -> Vec<Status> {
                 count(usize::from(s.starttls), 1),
                 dane,
                 count(usize::from(*aaaa && s.v6_listens), 1),
+                mx_pq(&[(s.starttls, s.pq)]),
             )
         }
         _ => (
+            Status::NotApplicable,
             Status::NotApplicable,
             Status::NotApplicable,
             Status::NotApplicable,
@@ -1033,17 +1070,24 @@ pub fn web_mail_truth(profiles: &[Profile], i: usize) -> Vec<Status> {
         webmail::Headers::Some => Status::Some,
         webmail::Headers::None => Status::None,
     };
+    // pq_kex: nginx (OpenSSL 3.0, also its TLS 1.0/1.1-only hosts) negotiates no hybrid group.
+    let pq_kex = match server.pq {
+        Some(f) if f.negotiates_hybrid() => Status::PqHybrid,
+        _ => Status::Classical,
+    };
     vec![
         starttls,
         dane,
         mta_sts,
         mx_ipv6,
+        mx_pq_kex,
         web_ipv6,
         https,
         redirect,
         on_https(server.tls_version(w.key)),
         on_https(server.tls_cipher(w.key)),
         on_https(w.cert.status()),
+        on_https(pq_kex),
         on_https(w.hsts.status()),
         on_https(security_txt),
         on_https(headers),
@@ -1093,6 +1137,8 @@ pub fn truth_header() -> Vec<String> {
         "web_address_v6",
         "web_key",
         "mx_addresses",
+        "web_tls_server",
+        "mx_tls_servers",
     ] {
         h.push(extra.to_string());
     }

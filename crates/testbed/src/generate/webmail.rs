@@ -16,6 +16,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use uptake_model::Status;
 
 use super::rng::Rng;
+use crate::serve::PqFlavour;
 
 /// TLS key of a certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -208,6 +209,9 @@ pub struct WebServer {
     pub versions: Versions,
     /// The worst class of suites configured (all suites of this class and better are).
     pub ciphers: Class,
+    /// Port 443 is served by the testbed's rustls server with these key-exchange groups
+    /// (TLS 1.2-1.3, good suites); `None`: by nginx (OpenSSL 3.0, classical groups only).
+    pub pq: Option<PqFlavour>,
 }
 
 impl WebServer {
@@ -267,6 +271,7 @@ pub const WEB_PROVIDERS: [WebServer; 6] = [
         port443: true,
         versions: Versions::V12To13,
         ciphers: Class::Good,
+        pq: None,
     },
     WebServer {
         v4: Ipv4Addr::new(198, 18, 2, 11),
@@ -276,6 +281,7 @@ pub const WEB_PROVIDERS: [WebServer; 6] = [
         port443: true,
         versions: Versions::V12To13,
         ciphers: Class::Sufficient,
+        pq: None,
     },
     WebServer {
         v4: Ipv4Addr::new(198, 18, 2, 12),
@@ -285,6 +291,7 @@ pub const WEB_PROVIDERS: [WebServer; 6] = [
         port443: true,
         versions: Versions::V10To12,
         ciphers: Class::PhaseOut,
+        pq: None,
     },
     WebServer {
         v4: Ipv4Addr::new(198, 18, 2, 13),
@@ -294,6 +301,7 @@ pub const WEB_PROVIDERS: [WebServer; 6] = [
         port443: true,
         versions: Versions::V12,
         ciphers: Class::Good,
+        pq: None,
     },
     WebServer {
         v4: Ipv4Addr::new(198, 18, 2, 14),
@@ -303,6 +311,7 @@ pub const WEB_PROVIDERS: [WebServer; 6] = [
         port443: true,
         versions: Versions::V13,
         ciphers: Class::Good,
+        pq: None,
     },
     WebServer {
         v4: Ipv4Addr::new(198, 18, 2, 15),
@@ -312,6 +321,7 @@ pub const WEB_PROVIDERS: [WebServer; 6] = [
         port443: true,
         versions: Versions::V10To13,
         ciphers: Class::Insufficient,
+        pq: None,
     },
 ];
 
@@ -324,6 +334,7 @@ pub const MTA_STS_SERVER: WebServer = WebServer {
     port443: true,
     versions: Versions::V12To13,
     ciphers: Class::Good,
+    pq: None,
 };
 
 /// At most this many own web servers; later own-hosted domains share them, as a hosting
@@ -383,7 +394,7 @@ pub fn own_web_server(seed: u64, i: usize) -> WebServer {
         ciphers = Class::Sufficient;
     }
     let ports = rng.weighted(&[(0u8, 0.8), (1, 0.1), (2, 0.1)]);
-    WebServer {
+    let mut server = WebServer {
         v4: Ipv4Addr::new(198, 18, 4 + (i / 250) as u8, 1 + (i % 250) as u8),
         v6: Ipv6Addr::new(0x2001, 0xdb8, 0x80, 1, 0, 0, 0, 1 + i as u16),
         v6_listens: rng.chance(0.8),
@@ -391,8 +402,21 @@ pub fn own_web_server(seed: u64, i: usize) -> WebServer {
         port443: ports != 2,
         versions,
         ciphers,
+        pq: None,
+    };
+    if rng.chance(OWN_PQ_SHARE) {
+        // The rustls server: TLS 1.2 and 1.3 with its ECDHE AEAD suites (all good).
+        server.pq = Some(PqFlavour::TESTBED[rng.below(PqFlavour::TESTBED.len())]);
+        server.versions = Versions::V12To13;
+        server.ciphers = Class::Good;
+        server.port443 = true;
     }
+    server
 }
+
+/// Share of own web servers, and of own mail servers with STARTTLS, served by the rustls
+/// server (one of the [`PqFlavour`]s, equally likely) instead of nginx / Postfix.
+pub const OWN_PQ_SHARE: f64 = 0.3;
 
 /// A mail server address: Postfix on port 25.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -409,6 +433,9 @@ pub struct MailServer {
     pub starttls: bool,
     /// Key of its certificate.
     pub key: KeyType,
+    /// Served by the testbed's rustls server with these key-exchange groups (STARTTLS, TLS
+    /// 1.2-1.3); `None`: by Postfix (OpenSSL 3.0, classical groups only).
+    pub pq: Option<PqFlavour>,
 }
 
 /// TLSA records of a mail provider's MX hosts.
@@ -438,14 +465,19 @@ pub const fn provider_mx_key(k: usize) -> KeyType {
 /// Own mail server `j` (< [`OWN_MAIL_SERVERS`]) named `host`, drawn from the seed.
 pub fn own_mail_server(seed: u64, j: usize, host: &str) -> MailServer {
     let mut rng = Rng::new(seed ^ 0x4d61_696c_5365_7276, j as u64);
-    MailServer {
+    let mut server = MailServer {
         host: host.to_string(),
         v4: Ipv4Addr::new(198, 18, 12 + (j / 250) as u8, 1 + (j % 250) as u8),
         v6: Some(Ipv6Addr::new(0x2001, 0xdb8, 0x25, 1, 0, 0, 0, 1 + j as u16)),
         v6_listens: rng.chance(0.85),
         starttls: rng.chance(0.8),
         key: KeyType::ALL[rng.below(3)],
+        pq: None,
+    };
+    if server.starttls && rng.chance(OWN_PQ_SHARE) {
+        server.pq = Some(PqFlavour::TESTBED[rng.below(PqFlavour::TESTBED.len())]);
     }
+    server
 }
 
 /// HTTP on port 80.
