@@ -17,7 +17,7 @@ use uptake_checks::mail::dane::{MxDane, Tlsa};
 use uptake_checks::mail::mta_sts::PolicyFetch;
 use uptake_checks::mail::{MxKex, Smtp};
 use uptake_checks::web::certificate::CertificateEvidence;
-use uptake_checks::web::tls::{group_label, suite_name, TlsVersion};
+use uptake_checks::web::tls::{group_label, suite_name};
 use uptake_checks::web::{Handshake, HttpResponse};
 use uptake_checks::{self as checks, Lookup};
 use uptake_dns::{RData, RecordType};

@@ -104,9 +104,9 @@ print("rows", n)
     assert_eq!(got.len(), truth.len(), "one row per target");
     let mut mismatches: Vec<String> = Vec::new();
     let mut per_column: HashMap<String, usize> = HashMap::new();
-    // Every DNS, mail and web check is compared for every domain: a null (check not run) or
-    // an `error` where the truth has a status is a mismatch. pq_kex stays null (not run: the
-    // ring provider has no ML-KEM, issue 9) and rpki is not wired into the scan yet.
+    // Every DNS, mail and web check (pq_kex and mx_pq_kex included) is compared for every
+    // domain: a null (check not run) or an `error` where the truth has a status is a
+    // mismatch. rpki needs the routing tables (tests/it/routing.rs).
     let truth_header: Vec<String> = truth
         .values()
         .next()
@@ -117,9 +117,9 @@ print("rows", n)
     let compared: Vec<Check> = Check::DNS
         .into_iter()
         .chain(Check::MAIL)
-        .chain(Check::WEB.into_iter().filter(|c| *c != Check::PqKex))
+        .chain(Check::WEB)
         .collect();
-    assert_eq!(compared.len(), 23);
+    assert_eq!(compared.len(), 25);
     for c in &compared {
         assert!(
             truth_header.contains(&c.status_column()),
