@@ -29,7 +29,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use crate::harness::{csv_rows, run, testbed, uptake};
+use crate::harness::{csv_rows, in_testbed, testbed};
 
 /// Domains per status of each compared check.
 const PER_STATUS: usize = 8;
@@ -149,10 +149,7 @@ REQUESTS_CA_BUNDLE="$UPTAKE_TESTBED_CA" unshare -m sh -c "mount --bind {resolv} 
         checkdmarc = checkdmarc.display(),
         json = json.display(),
     );
-    let out = run(uptake()
-        .args(["testbed", "run"])
-        .arg(dir)
-        .args(["--", "sh", "-c", &script]));
+    let out = in_testbed(dir, &script);
     assert!(out.status.success(), "scan or checkdmarc failed");
 
     let report: serde_json::Value =

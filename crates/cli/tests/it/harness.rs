@@ -29,6 +29,15 @@ pub fn run(cmd: &mut Command) -> Output {
     out
 }
 
+/// Runs the shell `script` inside `uptake testbed run DIR` (it may use the variables the
+/// runner exports, such as `$UPTAKE_TESTBED_CA` or `$UPTAKE_RESOLVER`).
+pub fn in_testbed(dir: &Path, script: &str) -> Output {
+    run(uptake()
+        .args(["testbed", "run"])
+        .arg(dir)
+        .args(["--", "sh", "-c", script]))
+}
+
 static TESTBED: OnceLock<PathBuf> = OnceLock::new();
 
 /// The shared 2,000-domain testbed, generated once per test process.

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::harness::{csv_rows, python, run, testbed, uptake};
+use crate::harness::{csv_rows, in_testbed, python, run, testbed};
 
 #[test]
 fn pq_kex_agrees_with_truth_for_every_domain() {
@@ -21,10 +21,7 @@ fn pq_kex_agrees_with_truth_for_every_domain() {
         t = dir.join("targets.csv").display(),
         d = data.display()
     );
-    let out = run(uptake()
-        .args(["testbed", "run"])
-        .arg(dir)
-        .args(["--", "sh", "-c", &script]));
+    let out = in_testbed(dir, &script);
     assert!(out.status.success(), "scan failed");
 
     let csv = work.path().join("pq.csv");

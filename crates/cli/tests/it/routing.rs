@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use crate::aggregate::{adoption_counts, assert_duckdb_agrees};
-use crate::harness::{csv_rows, python, run, testbed, uptake};
+use crate::harness::{csv_rows, in_testbed, python, run, testbed, uptake};
 
 /// Scan columns compared with the truth column of the same name.
 const COLUMNS: [&str; 4] = [
@@ -57,10 +57,7 @@ fn testbed_scan_rpki_and_hosting_equal_truth() {
         t = dir.join("targets.csv").display(),
         d = data.display()
     );
-    let out = run(uptake()
-        .args(["testbed", "run"])
-        .arg(dir)
-        .args(["--", "sh", "-c", &script]));
+    let out = in_testbed(dir, &script);
     assert!(out.status.success(), "scan failed");
 
     let csv = work.path().join("r.csv");

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use uptake_model::Check;
 
-use crate::harness::{csv_rows, python, run, testbed, uptake};
+use crate::harness::{csv_rows, in_testbed, python, run, testbed, uptake};
 
 /// Columns compared besides the statuses: (truth column, scan column).
 const EVIDENCE: &[(&str, &str)] = &[
@@ -55,10 +55,7 @@ fn scan_agrees_with_truth_and_opens_in_duckdb_and_pyarrow() {
         d = data.display()
     );
     let started = std::time::Instant::now();
-    let out = run(uptake()
-        .args(["testbed", "run"])
-        .arg(dir)
-        .args(["--", "sh", "-c", &script]));
+    let out = in_testbed(dir, &script);
     assert!(out.status.success(), "scan failed");
     eprintln!(
         "two scans (all checks) in {:.0}s\n{}",

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use crate::harness::{csv_rows, run, testbed, uptake};
+use crate::harness::{csv_rows, in_testbed, testbed};
 
 /// Domains per `tls_version` status.
 const PER_STATUS: usize = 8;
@@ -96,10 +96,7 @@ fn sslyze_agrees_on_accepted_tls_versions() {
         targets = targets.display(),
         json = json.display(),
     );
-    let out = run(uptake()
-        .args(["testbed", "run"])
-        .arg(dir)
-        .args(["--", "sh", "-c", &script]));
+    let out = in_testbed(dir, &script);
     assert!(out.status.success(), "scan or sslyze failed");
 
     let report: serde_json::Value =

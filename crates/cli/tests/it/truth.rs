@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::harness::{csv_rows, run, testbed, uptake};
+use crate::harness::{csv_rows, in_testbed, run, testbed, uptake};
 
 /// One dig answer block.
 #[derive(Debug)]
@@ -254,10 +254,7 @@ fn testbed_serves_its_truth() {
         work.path().display(),
         work.path().display()
     );
-    let out = run(uptake()
-        .args(["testbed", "run"])
-        .arg(dir)
-        .args(["--", "sh", "-c", &script]));
+    let out = in_testbed(dir, &script);
     assert!(out.status.success());
     let mut blocks =
         parse_blocks(&std::fs::read_to_string(work.path().join("a.out")).expect("a.out"));
