@@ -12,20 +12,14 @@ cd "$(dirname "$0")/.."
 targets=${1:-1000000}
 dir=${2:-/tmp/uptake-bench-engine}
 real=10000
-cargo build --release -q -p uptake-cli
-bin=$(realpath "${CARGO_TARGET_DIR:-target}")/release/uptake
-if [ ! -f "$dir/testbed/testbed.json" ]; then
-  rm -rf "$dir"; mkdir -p "$dir"
-  "$bin" testbed generate --domains "$real" --seed 1 --out "$dir/testbed"
-fi
+. benches/lib.sh
+bench_setup "$real" "$dir"
 {
   cat "$dir/testbed/targets.csv"
   if [ "$targets" -gt "$real" ]; then
     seq 1 $((targets - real)) | sed 's/.*/bench-&.zz,ZZ,benchmark,Benchmark/'
   fi
 } | head -n $((targets + 1)) > "$dir/targets.csv"
-rm -rf "$dir/data"
-export UPTAKE_TESTBED_START_TIMEOUT=3600
 "$bin" testbed run "$dir/testbed" -- \
   /usr/bin/time -f '%e s, %U s user + %S s system CPU, peak RSS %M KiB' -o "$dir/scan.time" \
   "$bin" scan --quiet --checks dns --targets "$dir/targets.csv" --out "$dir/data" --scan-id bench \

@@ -12,24 +12,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 domains=${1:-100000}
 dir=${2:-/tmp/uptake-bench-webmail}
-cargo build --release -q -p uptake-cli
-bin=$(realpath "${CARGO_TARGET_DIR:-target}")/release/uptake
+. benches/lib.sh
+bench_setup "$domains" "$dir"
 scanner=${SCANNER:-$bin}
-if [ ! -f "$dir/testbed/testbed.json" ] || [ "$(sed -n 's/.*"domains": \([0-9]*\).*/\1/p' "$dir/testbed/testbed.json")" != "$domains" ]; then
-  rm -rf "$dir"; mkdir -p "$dir"
-  "$bin" testbed generate --domains "$domains" --seed 1 --out "$dir/testbed"
-fi
-rm -rf "$dir/data"
-export UPTAKE_TESTBED_START_TIMEOUT=3600
 "$bin" testbed run "$dir/testbed" -- sh -c "
+  $PWD/benches/servers-cpu.sh > $dir/servers.before
   /usr/bin/time -f '%e s, peak RSS %M KiB' -o $dir/scan.time \
     $scanner scan --quiet --checks all --ca-file \"\$UPTAKE_TESTBED_CA\" \
       --connection-rate 1000 --connections-per-address 64 \
       --targets $dir/testbed/targets.csv --out $dir/data --scan-id bench --stats $dir/stats.json ${SCAN_ARGS:-} 2> $dir/scan.log
+  $PWD/benches/servers-cpu.sh > $dir/servers.after
 "
 grep -E '^scan bench:' "$dir/scan.log"
 echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  scanner: $(cat "$dir/scan.time")"
+bench_servers_cpu "$dir" "$domains"
 python3 - "$dir/stats.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
