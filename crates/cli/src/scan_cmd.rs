@@ -651,7 +651,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     );
     if let Some(p) = &summary.probe_stats {
         eprintln!(
-            "  probes: {} TLS handshakes ({:.0}/s), {} raw hellos, {} HTTP requests, {} SMTP sessions, {} TCP connects, {} shared results, {} retries after a timeout",
+            "  probes: {} TLS handshakes ({:.0}/s), {} raw hellos, {} HTTP requests, {} SMTP sessions, {} TCP connects, {} shared results, {} requests without a new connection, {} retries after a timeout",
             p.tls_handshakes,
             p.tls_handshakes as f64 / secs,
             p.raw_hellos,
@@ -659,6 +659,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             p.smtp_sessions,
             p.connects,
             p.shared_hits,
+            p.reused_connections,
             p.retries
         );
     }

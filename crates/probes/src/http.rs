@@ -1,6 +1,7 @@
-//! HTTP/1.1 GET over an established stream (TCP or TLS) through hyper's connection API:
-//! one request per connection (`Connection: close`), the response head within the step
-//! timeout, the body read frame by frame up to a cap (or not at all), all within a deadline.
+//! HTTP/1.1 GET over an established stream (TCP or TLS) through hyper's connection API: one
+//! request per connection (`Connection: close`), or two when the first one's body is read and
+//! the server keeps the connection open; the response head within the step timeout, the body
+//! read frame by frame up to a cap (or not at all).
 //! A URL parser just large enough for `Location` headers is here too.
 
 use bytes::Bytes;
@@ -37,6 +38,16 @@ impl Response {
     }
 }
 
+/// One GET request: its path and how much of the body to read (`None`: the body is not read,
+/// so the connection cannot carry another request).
+#[derive(Debug, Clone, Copy)]
+pub struct Get<'a> {
+    /// Path and query, starting with `/`.
+    pub path: &'a str,
+    /// Read the body up to this many bytes ([`ProbeError::BodyTooLarge`] past it).
+    pub body_cap: Option<usize>,
+}
+
 /// Sends `GET path` with `Host: host` over `stream` and reads the response: the head within
 /// `step`, then (when `body_cap` is given) the body up to `body_cap` bytes —
 /// [`ProbeError::BodyTooLarge`] past it. Without a cap the body is not read.
@@ -51,64 +62,122 @@ pub async fn get<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+    get_then(stream, host, user_agent, step, Get { path, body_cap }, None)
+        .await
+        .0
+}
+
+/// Sends `first` over `stream` and then, on the same connection (HTTP/1.1 keep-alive), `then`
+/// — when there is one and the connection can carry it: `first` succeeded, its body was read
+/// to the end (it has a cap), the server did not close or announce `Connection: close`. The
+/// second result is `None` when `then` was not sent; the caller asks it on a new connection.
+/// Every server-side handshake this saves is one the measured host does not pay for.
+pub async fn get_then<S>(
+    stream: S,
+    host: &str,
+    user_agent: &str,
+    step: std::time::Duration,
+    first: Get<'_>,
+    then: Option<Get<'_>>,
+) -> (
+    Result<Response, ProbeError>,
+    Option<Result<Response, ProbeError>>,
+)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let handshake = hyper::client::conn::http1::Builder::new()
         .max_buf_size(64 * 1024)
         .handshake::<_, http_body_util::Empty<Bytes>>(TokioIo::new(stream))
-        .await
-        .map_err(|e| ProbeError::Http(e.to_string()))?;
+        .await;
+    let (mut sender, conn) = match handshake {
+        Ok(h) => h,
+        Err(e) => return (Err(ProbeError::Http(e.to_string())), None),
+    };
     let driver = tokio::spawn(async move {
         let _ = conn.await;
     });
-    let result = async {
-        let req = hyper::Request::get(path)
-            .header(hyper::header::HOST, host)
-            .header(hyper::header::USER_AGENT, user_agent)
-            .header(hyper::header::ACCEPT, "*/*")
-            .header(hyper::header::CONNECTION, "close")
-            .body(http_body_util::Empty::<Bytes>::new())
-            .map_err(|e| ProbeError::Http(e.to_string()))?;
-        let resp = crate::within(step, "HTTP response", sender.send_request(req))
-            .await?
-            .map_err(|e| classify(&e))?;
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let mut body = Vec::new();
-        if let Some(cap) = body_cap {
-            let mut incoming = resp.into_body();
-            loop {
-                let frame = crate::within(step, "HTTP body", incoming.frame()).await?;
-                match frame {
-                    None => break,
-                    Some(Err(e)) => return Err(classify(&e)),
-                    Some(Ok(f)) => {
-                        if let Ok(data) = f.into_data() {
-                            if body.len() + data.len() > cap {
-                                return Err(ProbeError::BodyTooLarge(cap));
-                            }
-                            body.extend_from_slice(&data);
+    let then = then.filter(|_| first.body_cap.is_some());
+    let first_result = exchange(&mut sender, host, user_agent, step, first, then.is_none()).await;
+    let second = match (then, &first_result) {
+        (Some(get), Ok(r)) if !announces_close(r) => {
+            // Ready once the first exchange is over and the server kept the connection open.
+            match crate::within(step, "HTTP keep-alive", sender.ready()).await {
+                Ok(Ok(())) => Some(exchange(&mut sender, host, user_agent, step, get, true).await),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    driver.abort();
+    (first_result, second)
+}
+
+/// Whether the response says the server closes the connection after it.
+fn announces_close(r: &Response) -> bool {
+    r.header_values("connection")
+        .iter()
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+}
+
+/// One request and its response on an open HTTP/1.1 connection; `close` asks the server to
+/// close the connection after it.
+async fn exchange(
+    sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Empty<Bytes>>,
+    host: &str,
+    user_agent: &str,
+    step: std::time::Duration,
+    get: Get<'_>,
+    close: bool,
+) -> Result<Response, ProbeError> {
+    let mut req = hyper::Request::get(get.path)
+        .header(hyper::header::HOST, host)
+        .header(hyper::header::USER_AGENT, user_agent)
+        .header(hyper::header::ACCEPT, "*/*");
+    if close {
+        req = req.header(hyper::header::CONNECTION, "close");
+    }
+    let req = req
+        .body(http_body_util::Empty::<Bytes>::new())
+        .map_err(|e| ProbeError::Http(e.to_string()))?;
+    let resp = crate::within(step, "HTTP response", sender.send_request(req))
+        .await?
+        .map_err(|e| classify(&e))?;
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut body = Vec::new();
+    if let Some(cap) = get.body_cap {
+        let mut incoming = resp.into_body();
+        loop {
+            let frame = crate::within(step, "HTTP body", incoming.frame()).await?;
+            match frame {
+                None => break,
+                Some(Err(e)) => return Err(classify(&e)),
+                Some(Ok(f)) => {
+                    if let Ok(data) = f.into_data() {
+                        if body.len() + data.len() > cap {
+                            return Err(ProbeError::BodyTooLarge(cap));
                         }
+                        body.extend_from_slice(&data);
                     }
                 }
             }
         }
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
     }
-    .await;
-    driver.abort();
-    result
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn classify(e: &hyper::Error) -> ProbeError {

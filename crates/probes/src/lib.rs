@@ -310,6 +310,9 @@ pub struct Stats {
     pub smtp_sessions: AtomicU64,
     /// Web-host or MX probes answered from the shared cache.
     pub shared_hits: AtomicU64,
+    /// HTTP requests that needed no connection of their own: sent on a connection kept
+    /// alive, or (a redirect to `https://host/`) answered by the probe's own GET of it.
+    pub reused_connections: AtomicU64,
     /// Steps tried again after a timeout.
     pub retries: AtomicU64,
 }
@@ -329,6 +332,8 @@ pub struct StatsSnapshot {
     pub smtp_sessions: u64,
     /// Probes answered from the shared cache.
     pub shared_hits: u64,
+    /// HTTP requests that needed no connection of their own.
+    pub reused_connections: u64,
     /// Steps tried again after a timeout.
     pub retries: u64,
 }
@@ -348,6 +353,7 @@ impl Stats {
             http_requests: g(&self.http_requests),
             smtp_sessions: g(&self.smtp_sessions),
             shared_hits: g(&self.shared_hits),
+            reused_connections: g(&self.reused_connections),
             retries: g(&self.retries),
         }
     }

@@ -125,6 +125,39 @@ enum Via {
     OpenSsl,
 }
 
+/// A TLS connection of either client, for HTTP over it.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for S {}
+
+/// The path of security.txt (RFC 9116).
+const SECURITY_TXT: &str = "/.well-known/security.txt";
+
+/// GET `https://host/` and GET security.txt of a host.
+type Pages = (Result<http::Response, ProbeError>, Result<Document, String>);
+
+/// Where the port 443 part of a web host probe hands its GET `https://host/` response to the
+/// port 80 part, which reaches that URL when http redirects to https on the same host.
+type HomeSender = tokio::sync::watch::Sender<Option<http::Response>>;
+type HomeReceiver = tokio::sync::watch::Receiver<Option<http::Response>>;
+
+/// Hands a successful GET `https://host/` to the port 80 part (a failed one is not shared:
+/// the redirect is then followed on its own connection, with its own retry).
+fn share_home(tx: &HomeSender, home: &Result<http::Response, ProbeError>) {
+    if let Ok(r) = home {
+        tx.send_replace(Some(r.clone()));
+    }
+}
+
+/// The port 443 part's GET `https://host/`, once it has one; `None` when that part ended
+/// without one.
+async fn shared_home(rx: &mut HomeReceiver) -> Option<http::Response> {
+    rx.wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|r| r.clone())
+}
+
 /// The head of a response, or why there is none.
 fn head_of(r: Result<http::Response, ProbeError>) -> Result<Head, String> {
     r.map(|r| Head {
@@ -194,9 +227,12 @@ impl Prober {
         host: &str,
         resolver: &dyn Resolve,
     ) -> WebHostProbe {
+        // The port 443 part's GET https://host/ also answers the port 80 part's redirect to
+        // that very URL at this address, instead of a second handshake for the same request.
+        let (home_tx, home_rx) = tokio::sync::watch::channel(None);
         let (tls_part, (port80, chain)) = futures::join!(
-            self.https_part(address, host),
-            self.http_part(address, host, resolver)
+            self.https_part(address, host, home_tx),
+            self.http_part(address, host, resolver, home_rx)
         );
         let (rustls, legacy, negotiated, legacy_versions, cipher_probes, certificate, resp, sec) =
             tls_part;
@@ -220,6 +256,7 @@ impl Prober {
         &self,
         address: IpAddr,
         host: &str,
+        home_tx: HomeSender,
     ) -> (
         Handshake,
         Option<Handshake>,
@@ -231,7 +268,6 @@ impl Prober {
         Option<Result<Document, String>>,
     ) {
         let sa = SocketAddr::new(address, self.cfg.ports.https);
-        let step = self.cfg.step_timeout;
         let now = crate::now_secs();
         let mut negotiated = None;
         let mut certificate_ev = None;
@@ -260,25 +296,16 @@ impl Prober {
                     alpn: facts.alpn.clone(),
                     hello_retry: facts.hello_retry,
                 });
-                // GET / over this connection unless it speaks HTTP/2.
-                let resp = if facts.alpn.as_deref() == Some("h2") {
+                // security.txt and GET / over this connection, unless it speaks HTTP/2.
+                let (home, sec) = if facts.alpn.as_deref() == Some("h2") {
                     drop(stream);
-                    self.https_get(sa, host, "/", None, Via::Rustls, &retry)
-                        .await
+                    self.pages(sa, host, Via::Rustls, &retry).await
                 } else {
-                    Stats::inc(&self.stats.http_requests);
-                    http::get(stream, host, "/", &self.cfg.user_agent, None, step).await
+                    self.pages_on(stream, sa, host, Via::Rustls, &retry).await
                 };
-                // A timed-out answer is asked again on a new connection.
-                let resp = match resp {
-                    Err(e) if retry.again(&e, &self.stats) => {
-                        self.https_get(sa, host, "/", None, Via::Rustls, &retry)
-                            .await
-                    }
-                    other => other,
-                };
-                https_response = Some(head_of(resp));
-                security_txt = Some(self.security_txt(sa, host, Via::Rustls, &retry).await);
+                share_home(&home_tx, &home);
+                https_response = Some(head_of(home));
+                security_txt = Some(sec);
                 Handshake::Completed
             }
         };
@@ -337,12 +364,12 @@ impl Prober {
         }
         // A host rustls cannot talk to but that speaks TLS 1.0/1.1: its pages over OpenSSL.
         if rustls != Handshake::Completed && legacy == Some(Handshake::Completed) {
-            let resp = self
-                .https_get(sa, host, "/", None, Via::OpenSsl, &retry)
-                .await;
-            https_response = Some(head_of(resp));
-            security_txt = Some(self.security_txt(sa, host, Via::OpenSsl, &retry).await);
+            let (home, sec) = self.pages(sa, host, Via::OpenSsl, &retry).await;
+            share_home(&home_tx, &home);
+            https_response = Some(head_of(home));
+            security_txt = Some(sec);
         }
+        drop(home_tx);
         // Per-class cipher probes, worst class first, only classes worse than the
         // negotiated suite's; stop at the first accepted.
         let mut cipher_probes = Vec::new();
@@ -458,47 +485,113 @@ impl Prober {
         cap: Option<usize>,
         via: Via,
     ) -> Result<http::Response, ProbeError> {
+        let stream = self.https_connect(sa, host, via).await?;
+        Stats::inc(&self.stats.http_requests);
+        let (ua, step) = (&self.cfg.user_agent, self.cfg.step_timeout);
+        http::get(stream, host, path, ua, cap, step).await
+    }
+
+    /// A new HTTPS connection (ALPN http/1.1) to `sa` with SNI `host`, the TLS spoken by `via`.
+    async fn https_connect(
+        &self,
+        sa: SocketAddr,
+        host: &str,
+        via: Via,
+    ) -> Result<Box<dyn Stream>, ProbeError> {
         let step = self.cfg.step_timeout;
-        let ua = &self.cfg.user_agent;
         let openssl = match via {
             Via::Rustls => None,
             Via::OpenSsl => Some(self.openssl.as_ref().map_err(Clone::clone)?),
         };
         let tcp = self.connect(sa).await?;
         Stats::inc(&self.stats.tls_handshakes);
-        match openssl {
-            None => {
-                let (stream, _) =
-                    crate::tls::handshake(self.tls.http1.clone(), tcp, host, step).await?;
-                Stats::inc(&self.stats.http_requests);
-                http::get(stream, host, path, ua, cap, step).await
-            }
-            Some(connector) => {
-                let stream = connector.handshake(tcp, host, step).await?;
-                Stats::inc(&self.stats.http_requests);
-                http::get(stream, host, path, ua, cap, step).await
+        Ok(match openssl {
+            None => Box::new(
+                crate::tls::handshake(self.tls.http1.clone(), tcp, host, step)
+                    .await?
+                    .0,
+            ),
+            Some(connector) => Box::new(connector.handshake(tcp, host, step).await?),
+        })
+    }
+
+    /// `https://host/.well-known/security.txt` (capped, not followed) and `https://host/`
+    /// (the head only) at `sa` on a new connection, the TLS spoken by `via`; see
+    /// [`Prober::pages_on`].
+    async fn pages(&self, sa: SocketAddr, host: &str, via: Via, retry: &Retry) -> Pages {
+        let stream = match self.https_connect(sa, host, via).await {
+            Err(e) if retry.again(&e, &self.stats) => self.https_connect(sa, host, via).await,
+            other => other,
+        };
+        match stream {
+            Ok(stream) => self.pages_on(stream, sa, host, via, retry).await,
+            Err(e) => {
+                let why = e.to_string();
+                (Err(e), Err(why))
             }
         }
     }
 
-    /// GET `https://host/.well-known/security.txt` (capped, not followed) at `sa`.
-    async fn security_txt(
+    /// GET of security.txt then of `/` on `stream`, an HTTPS connection to `sa` speaking
+    /// HTTP/1.1: one connection for both when the server keeps it open (security.txt first:
+    /// its body is read, which keep-alive needs; the home page's is not). What the connection
+    /// could not carry, or what timed out, is asked on a new one.
+    async fn pages_on<S>(
         &self,
+        stream: S,
         sa: SocketAddr,
         host: &str,
         via: Via,
         retry: &Retry,
-    ) -> Result<Document, String> {
-        let path = "/.well-known/security.txt";
+    ) -> Pages
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let cap = Some(self.cfg.security_txt_cap);
-        self.https_get(sa, host, path, cap, via, retry)
-            .await
+        let security_txt = http::Get {
+            path: SECURITY_TXT,
+            body_cap: cap,
+        };
+        let home = http::Get {
+            path: "/",
+            body_cap: None,
+        };
+        Stats::inc(&self.stats.http_requests);
+        let (sec, home) = http::get_then(
+            stream,
+            host,
+            &self.cfg.user_agent,
+            self.cfg.step_timeout,
+            security_txt,
+            Some(home),
+        )
+        .await;
+        let sec = match sec {
+            Err(e) if retry.again(&e, &self.stats) => {
+                self.https_get(sa, host, SECURITY_TXT, cap, via, retry)
+                    .await
+            }
+            other => other,
+        };
+        let home = match home {
+            Some(Err(e)) if retry.again(&e, &self.stats) => {
+                self.https_get(sa, host, "/", None, via, retry).await
+            }
+            Some(answered) => {
+                Stats::inc(&self.stats.http_requests);
+                Stats::inc(&self.stats.reused_connections);
+                answered
+            }
+            None => self.https_get(sa, host, "/", None, via, retry).await,
+        };
+        let sec = sec
             .map(|r| Document {
                 status: r.status,
                 content_type: r.header("content-type").map(str::to_string),
                 body: r.body,
             })
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        (home, sec)
     }
 
     /// GET of `url` at `address` (TLS for https: rustls, and OpenSSL when the host turned
@@ -555,6 +648,7 @@ impl Prober {
         address: IpAddr,
         host: &str,
         resolver: &dyn Resolve,
+        mut home_rx: HomeReceiver,
     ) -> (Port80, Vec<String>) {
         let start = Url {
             https: false,
@@ -619,7 +713,23 @@ impl Prober {
                     break;
                 }
             };
-            match self.get_url(addr, &next, &retry).await {
+            let is_home = next.https
+                && next.port == self.cfg.ports.https
+                && next.path == "/"
+                && next.host == host.to_ascii_lowercase()
+                && addr == address;
+            let shared = match is_home {
+                true => shared_home(&mut home_rx).await,
+                false => None,
+            };
+            let next_resp = match shared {
+                Some(r) => {
+                    Stats::inc(&self.stats.reused_connections);
+                    Ok(r)
+                }
+                None => self.get_url(addr, &next, &retry).await,
+            };
+            match next_resp {
                 Ok(r) => {
                     url = next;
                     resp = r;

@@ -140,6 +140,54 @@ async fn tls13_recorder_facts_headers_and_security_txt() {
     );
 }
 
+/// Every HTTPS handshake costs the measured server a signature: a web host whose server keeps
+/// connections open gets one, which carries security.txt and the home page, and the http
+/// redirect to that same home page is answered by it. A server that closes after each
+/// response gets a second connection for the home page.
+#[tokio::test]
+async fn one_handshake_carries_security_txt_home_page_and_redirect() {
+    let pki = Pki::new();
+    let cfg_tls = pki.server_config(&["web.test"], &[&rustls::version::TLS13], &[b"http/1.1"]);
+    // http://web.test/ redirects to the home page on the HTTPS server at `https`.
+    let redirecting_to = |https: SocketAddr| {
+        let location = format!("https://web.test:{}/", https.port());
+        http_server(Arc::new(move |_: &str| {
+            response("301 Moved", &[("location", &location)], "")
+        }))
+    };
+    let (https, handshakes, requests) =
+        https_server_keep_alive(cfg_tls.clone(), Arc::new(site)).await;
+    let prober = Prober::new(
+        config(https, redirecting_to(https).await, closed_port().await),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
+    let p = prober.web_host(LOCAL, "web.test", &Loopback).await;
+    assert_eq!(p.https_response.clone().unwrap().unwrap().status, 200);
+    let sec = p.security_txt.clone().unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&sec.body).contains("Contact:"));
+    let home = format!("https://web.test:{}/", https.port());
+    assert_eq!(p.redirect_chain, vec![format!("301 {home}"), "200".into()]);
+    assert_eq!(handshakes.load(Ordering::SeqCst), 1, "one TLS handshake");
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "security.txt and /");
+    assert_eq!(prober.stats().tls_handshakes, 1);
+    assert_eq!(prober.stats().reused_connections, 2);
+
+    // A server that closes after each response: the home page on a connection of its own.
+    let closing = https_server(cfg_tls, Arc::new(site)).await;
+    let prober = Prober::new(
+        config(closing, redirecting_to(closing).await, closed_port().await),
+        pki.trust(),
+        Arc::new(DirectDialer),
+    );
+    let p = prober.web_host(LOCAL, "web.test", &Loopback).await;
+    assert_eq!(p.https_response.clone().unwrap().unwrap().status, 200);
+    assert_eq!(p.security_txt.clone().unwrap().unwrap().status, 200);
+    assert_eq!(p.redirect_chain.last().map(String::as_str), Some("200"));
+    assert_eq!(prober.stats().tls_handshakes, 2);
+    assert_eq!(prober.stats().reused_connections, 1, "the redirect only");
+}
+
 #[tokio::test]
 async fn a_handshake_that_times_out_once_is_tried_again() {
     let pki = Pki::new();
@@ -247,9 +295,10 @@ async fn tls10_only_server_gets_its_pages_fetched_over_openssl() {
         p.redirect_chain,
         vec![format!("301 {location}"), "200".to_string()]
     );
-    // GET / and security.txt over OpenSSL, http://, the hop over rustls (turned down) and
-    // again over OpenSSL.
-    assert_eq!(prober.stats().http_requests, 4);
+    // security.txt and GET / over OpenSSL (the server closes after each), and http://; the
+    // https hop is the same request as that GET / and is answered by it.
+    assert_eq!(prober.stats().http_requests, 3);
+    assert_eq!(prober.stats().reused_connections, 1);
 }
 
 #[tokio::test]

@@ -275,6 +275,7 @@ impl ScanSummary {
                 "http_requests": p.http_requests,
                 "smtp_sessions": p.smtp_sessions,
                 "shared_hits": p.shared_hits,
+                "reused_connections": p.reused_connections,
                 "retries": p.retries,
             })),
             "duration_ms": {

@@ -1,11 +1,13 @@
 //! In-process servers on loopback for the probe tests: a rustls HTTPS server (rcgen
 //! certificates), a plain HTTP server, an SMTP server with STARTTLS, a fake TLS 1.0 server
-//! answering raw hellos, a real TLS 1.0-only HTTPS server (OpenSSL), and hostile servers (silent, 1 byte per second, endless redirects,
+//! answering raw hellos, a real TLS 1.0-only HTTPS server (OpenSSL), a keep-alive HTTPS server
+//! counting its handshakes, and hostile servers (silent, 1 byte per second, endless redirects,
 //! 1 GB body, TLS garbage).
 
 #![allow(dead_code, missing_docs)]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -90,15 +92,27 @@ pub async fn listen() -> (TcpListener, SocketAddr) {
 
 /// Reads an HTTP request head; returns the request line.
 async fn read_head<S: tokio::io::AsyncRead + Unpin>(s: &mut BufReader<S>) -> Option<String> {
+    read_request(s).await.map(|(line, _)| line)
+}
+
+/// Reads an HTTP request head; returns the request line and whether it asked for
+/// `Connection: close`.
+async fn read_request<S: tokio::io::AsyncRead + Unpin>(
+    s: &mut BufReader<S>,
+) -> Option<(String, bool)> {
     let mut first = String::new();
-    s.read_line(&mut first).await.ok()?;
+    if s.read_line(&mut first).await.ok()? == 0 {
+        return None;
+    }
+    let mut close = false;
     loop {
         let mut l = String::new();
         if s.read_line(&mut l).await.ok()? == 0 || l == "\r\n" || l == "\n" {
             break;
         }
+        close |= l.to_ascii_lowercase().trim_end() == "connection: close";
     }
-    Some(first.trim_end().to_string())
+    Some((first.trim_end().to_string(), close))
 }
 
 /// How the HTTP(S) test server answers a path.
@@ -150,6 +164,46 @@ pub async fn https_server_silent_first(
         }
     });
     a
+}
+
+/// An HTTPS server that keeps connections open between requests (HTTP/1.1 keep-alive: the
+/// `connection: close` of `handler`'s answers is dropped, and a connection ends when the
+/// client closes it or asks `Connection: close`). Counts the handshakes it completed and the
+/// requests it answered.
+pub async fn https_server_keep_alive(
+    config: Arc<rustls::ServerConfig>,
+    handler: Handler,
+) -> (SocketAddr, Arc<AtomicU64>, Arc<AtomicU64>) {
+    let (l, a) = listen().await;
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let (handshakes, requests) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let counters = (handshakes.clone(), requests.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
+            let (acceptor, handler) = (acceptor.clone(), handler.clone());
+            let (handshakes, requests) = counters.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                handshakes.fetch_add(1, Ordering::SeqCst);
+                let mut s = BufReader::new(tls);
+                while let Some((line, close)) = read_request(&mut s).await {
+                    requests.fetch_add(1, Ordering::SeqCst);
+                    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let resp = handler(&path).replacen("connection: close\r\n", "", 1);
+                    if s.get_mut().write_all(resp.as_bytes()).await.is_err() || close {
+                        break;
+                    }
+                }
+                let _ = s.get_mut().shutdown().await;
+            });
+        }
+    });
+    (a, handshakes, requests)
 }
 
 /// A real HTTPS server that speaks only TLS 1.0 (OpenSSL at security level 0), with the
