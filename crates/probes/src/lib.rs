@@ -16,6 +16,9 @@
 //!   answer, a timeout or garbage is "could not measure" ([`ProbeError::is_definite`]);
 //! - connections go through a [`Dialer`], the one place a scan-wide address guard or
 //!   per-destination limiter plugs in;
+//! - the CPU time of the TLS client work (handshakes, TLS records, raw ClientHellos,
+//!   certificate evaluation) is metered per prober ([`cpu::CpuMeter`], [`Stats::tls_cpu`]):
+//!   the `tls` stage of a scan's CPU breakdown;
 //! - work per (address, SNI) and per MX host is shared by every domain of a scan
 //!   ([`cache::SingleFlight`]): a provider hosting many domains gets one STARTTLS probe per
 //!   MX host, not one per domain. The shared results are bounded (least recently used
@@ -26,6 +29,7 @@
 //! `/.well-known/security.txt` and the MTA-STS policy.
 
 pub mod cache;
+pub mod cpu;
 pub mod deadline;
 pub mod http;
 pub mod legacy;
@@ -312,6 +316,9 @@ pub struct Stats {
     pub shared_hits: AtomicU64,
     /// Steps tried again after a timeout.
     pub retries: AtomicU64,
+    /// CPU time of the TLS client work: handshakes (rustls, OpenSSL), the TLS records of the
+    /// requests over them, raw ClientHello exchanges, certificate evaluation.
+    pub tls_cpu: Arc<cpu::CpuMeter>,
 }
 
 /// A snapshot of [`Stats`].
@@ -331,6 +338,8 @@ pub struct StatsSnapshot {
     pub shared_hits: u64,
     /// Steps tried again after a timeout.
     pub retries: u64,
+    /// CPU time of the TLS client work (see [`Stats::tls_cpu`]).
+    pub tls_cpu: Duration,
 }
 
 impl Stats {
@@ -349,6 +358,7 @@ impl Stats {
             smtp_sessions: g(&self.smtp_sessions),
             shared_hits: g(&self.shared_hits),
             retries: g(&self.retries),
+            tls_cpu: self.tls_cpu.total(),
         }
     }
 }
