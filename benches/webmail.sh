@@ -36,8 +36,10 @@ p = s["probes"]
 print("  %d domains in %.1f s: %.1f domains/s" % (s["domains"], s["elapsed_s"], s["domains_per_s"]))
 # CPU of the scanner process: less sensitive than wall time to other load on the machine.
 c = s["cpu_us_per_domain"]
-print("  scanner CPU: %d ms (%.0f us/domain = DNS client + engine + HTTP/SMTP %.0f, TLS %.0f, evaluators %.0f, Parquet %.0f, targets %.0f)"
-      % (s["cpu_ms"]["total"], c["total"], c["dns_and_engine"], c["tls"], c["evaluators"], c["parquet"], c["targets"]))
+# A SCANNER built before the tls stage existed has none (its TLS is in dns_and_engine).
+tls = "TLS %.0f" % c["tls"] if "tls" in c else "TLS not measured by this build"
+print("  scanner CPU: %d ms (%.0f us/domain = DNS client + engine + HTTP/SMTP %.0f, %s, evaluators %.0f, Parquet %.0f, targets %.0f)"
+      % (s["cpu_ms"]["total"], c["total"], c["dns_and_engine"], tls, c["evaluators"], c["parquet"], c["targets"]))
 print("  TLS handshakes: %d (%.1f/s); raw ClientHellos %d, HTTP requests %d, SMTP sessions %d, TCP connects %d, shared results %d, retries after a timeout %d"
       % (p["tls_handshakes"], p["tls_handshakes_per_s"], p["raw_hellos"], p["http_requests"],
          p["smtp_sessions"], p["connects"], p["shared_hits"], p["retries"]))
