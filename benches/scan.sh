@@ -2,8 +2,8 @@
 # Benchmark: scanning a private internet of N domains (DNS checks).
 #   benches/scan.sh [DOMAINS] [DIR]   (default 100000, /tmp/uptake-bench-scan)
 # Prints domains/s, DNS queries/s, the scanner's peak RSS and its CPU time per domain by
-# stage (from `uptake scan --stats`: targets reader, evaluators, Parquet writer, and the DNS
-# client + engine, which is the rest). NSD and Unbound share the machine's cores with the
+# stage (from `uptake scan --stats`: targets reader, evaluators, TLS (0 with the DNS checks),
+# Parquet writer, and the DNS client + engine, which is the rest). NSD and Unbound share the machine's cores with the
 # scanner; their CPU time per domain (Unbound and NSD apart, from /proc while the scan runs) is printed
 # too, since at this size they, not the scanner, use most of the CPU. CPU time per domain is
 # steadier than domains/s on a shared machine. SCAN_ARGS adds options to the scan (e.g.
@@ -35,8 +35,8 @@ python3 - "$dir/stats.json" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
 c = s["cpu_us_per_domain"]
-print("  CPU per domain: total %.0f us = DNS client + engine %.0f, evaluators %.0f, Parquet %.0f, targets %.0f"
-      % (c["total"], c["dns_and_engine"], c["evaluators"], c["parquet"], c["targets"]))
+print("  CPU per domain: total %.0f us = DNS client + engine %.0f, evaluators %.0f, TLS %.0f, Parquet %.0f, targets %.0f"
+      % (c["total"], c["dns_and_engine"], c["evaluators"], c["tls"], c["parquet"], c["targets"]))
 print("  domain duration: p50 <= %d ms, p99 <= %d ms, max %d ms; DNS timeouts %d, retries %d"
       % (s["duration_ms"]["p50_at_most"], s["duration_ms"]["p99_at_most"], s["duration_ms"]["max"],
          s["dns"]["timeouts"], s["dns"]["retries"]))

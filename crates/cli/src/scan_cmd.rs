@@ -282,8 +282,12 @@ pub struct ScanArgs {
     /// loses at most this much work [default: 30].
     #[arg(long, value_name = "SECONDS")]
     commit_interval: Option<f64>,
-    /// Write a JSON summary here: counts by status, error kinds, DNS counters, durations,
-    /// retries, CPU time by stage.
+    /// Write a JSON summary here: counts by status, error kinds, DNS counters, the probes'
+    /// counters, durations, retries, and CPU time by stage in total (`cpu_ms`) and per domain
+    /// (`cpu_us_per_domain`): `targets` (reading the list), `evaluators`, `tls` (the web and
+    /// mail probes' TLS client work: handshakes, TLS records, raw ClientHellos, certificate
+    /// evaluation), `parquet` (writing), `dns_and_engine` (the rest: DNS client, engine,
+    /// TCP, HTTP and SMTP), `total` (the process).
     #[arg(long, value_name = "FILE")]
     stats: Option<PathBuf>,
     /// No progress bar (log lines every 10 s instead).

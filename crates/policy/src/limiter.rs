@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -71,21 +70,18 @@ pub struct ConnectionPermit {
     _total: OwnedSemaphorePermit,
 }
 
+/// One connection every `1 / rate` seconds and no burst beyond one, so a host sees at most
+/// `W × rate + 1` connections in any window of `W` seconds. Fractional rates keep their
+/// value (2.5/s is one connection every 400 ms, not rounded to 2 or 3 per second); a rate that
+/// is not a positive number is one per second.
 fn quota(rate: f64) -> Quota {
     let rate = if rate.is_finite() && rate > 0.0 {
         rate
     } else {
         1.0
     };
-    if rate >= 1.0 {
-        let per_sec = NonZeroU32::new(rate.round().min(f64::from(u32::MAX)) as u32)
-            .unwrap_or(NonZeroU32::MIN);
-        // No burst beyond one connection: a host sees at most `rate` connections in any second.
-        Quota::per_second(per_sec).allow_burst(NonZeroU32::MIN)
-    } else {
-        Quota::with_period(Duration::from_secs_f64(1.0 / rate))
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-    }
+    let interval = Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1));
+    Quota::with_period(interval).expect("the interval is not zero")
 }
 
 impl ConnectionLimiter {
@@ -151,6 +147,7 @@ impl ConnectionLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::num::NonZeroU32;
     use std::time::Instant;
 
     fn limiter(rate: f64, concurrency: usize) -> ConnectionLimiter {
@@ -215,6 +212,26 @@ mod tests {
         drop(p1);
         let third = tokio::time::timeout(Duration::from_millis(500), l.acquire(a)).await;
         assert!(third.is_ok(), "slot not freed");
+    }
+
+    #[test]
+    fn the_rate_is_one_connection_per_interval_without_rounding() {
+        for (rate, interval_us) in [
+            (0.5, 2_000_000),
+            (1.0, 1_000_000),
+            (2.5, 400_000),
+            (4.0, 250_000),
+            (1000.0, 1_000),
+        ] {
+            let q = quota(rate);
+            assert_eq!(
+                q.replenish_interval(),
+                Duration::from_micros(interval_us),
+                "rate {rate}"
+            );
+            assert_eq!(q.burst_size(), NonZeroU32::MIN, "rate {rate}");
+        }
+        assert_eq!(quota(f64::NAN).replenish_interval(), Duration::from_secs(1));
     }
 
     #[tokio::test]

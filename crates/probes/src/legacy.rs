@@ -218,16 +218,18 @@ pub fn parse_flight(buf: &[u8], closed: bool) -> Result<Option<HelloOutcome>, Pr
     Ok(None)
 }
 
-/// Sends a raw hello over `stream` and reads the first flight within `limit`.
+/// Sends a raw hello over `stream` and reads the first flight within `limit`; the CPU time
+/// of building the hello, the exchange and parsing the answer is added to `cpu`.
 pub async fn raw_hello(
     mut stream: crate::Connection,
     version: u16,
     suites: &[u16],
     sni: &str,
     limit: std::time::Duration,
+    cpu: &std::sync::Arc<crate::cpu::CpuMeter>,
 ) -> Result<HelloOutcome, ProbeError> {
-    let hello = client_hello(version, suites, sni);
-    crate::within(limit, "raw ClientHello", async {
+    let exchange = async {
+        let hello = client_hello(version, suites, sni);
         stream
             .write_all(&hello)
             .await
@@ -253,8 +255,8 @@ pub async fn raw_hello(
                 ));
             }
         }
-    })
-    .await?
+    };
+    crate::within(limit, "raw ClientHello", cpu.timed(exchange)).await?
 }
 
 #[cfg(test)]

@@ -16,6 +16,9 @@
 //!   answer, a timeout or garbage is "could not measure" ([`ProbeError::is_definite`]);
 //! - connections go through a [`Dialer`], the one place a scan-wide address guard or
 //!   per-destination limiter plugs in;
+//! - the CPU time of the TLS client work (handshakes, TLS records, raw ClientHellos,
+//!   certificate evaluation) is metered per prober ([`cpu::CpuMeter`], [`Stats::tls_cpu`]):
+//!   the `tls` stage of a scan's CPU breakdown;
 //! - work per (address, SNI) and per MX host is shared by every domain of a scan
 //!   ([`cache::SingleFlight`]): a provider hosting many domains gets one STARTTLS probe per
 //!   MX host, not one per domain. The shared results are bounded (least recently used
@@ -26,6 +29,7 @@
 //! `/.well-known/security.txt` and the MTA-STS policy.
 
 pub mod cache;
+pub mod cpu;
 pub mod deadline;
 pub mod http;
 pub mod legacy;
@@ -315,6 +319,9 @@ pub struct Stats {
     pub reused_connections: AtomicU64,
     /// Steps tried again after a timeout.
     pub retries: AtomicU64,
+    /// CPU time of the TLS client work: handshakes (rustls, OpenSSL), the TLS records of the
+    /// requests over them, raw ClientHello exchanges, certificate evaluation.
+    pub tls_cpu: Arc<cpu::CpuMeter>,
 }
 
 /// A snapshot of [`Stats`].
@@ -336,6 +343,8 @@ pub struct StatsSnapshot {
     pub reused_connections: u64,
     /// Steps tried again after a timeout.
     pub retries: u64,
+    /// CPU time of the TLS client work (see [`Stats::tls_cpu`]).
+    pub tls_cpu: Duration,
 }
 
 impl Stats {
@@ -355,6 +364,7 @@ impl Stats {
             shared_hits: g(&self.shared_hits),
             reused_connections: g(&self.reused_connections),
             retries: g(&self.retries),
+            tls_cpu: self.tls_cpu.total(),
         }
     }
 }

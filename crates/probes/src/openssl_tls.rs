@@ -10,11 +10,13 @@
 //! what such a host serves (the cipher string `ALL:@SECLEVEL=0`).
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode, SslVersion};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_openssl::SslStream;
 
+use crate::cpu::{CpuMeter, CpuTimed};
 use crate::ProbeError;
 
 /// A client context that offers every version from TLS 1.0 and every suite OpenSSL has.
@@ -43,13 +45,15 @@ impl Connector {
 
     /// A handshake over `stream` with SNI `sni` (none for an address literal), within
     /// `limit`. Alerts are [`ProbeError::TlsRejected`], malformed answers
-    /// [`ProbeError::TlsProtocol`].
+    /// [`ProbeError::TlsProtocol`]. The CPU time of the handshake and of the returned
+    /// stream's reads and writes is added to `cpu`.
     pub async fn handshake<S>(
         &self,
         stream: S,
         sni: &str,
         limit: std::time::Duration,
-    ) -> Result<SslStream<S>, ProbeError>
+        cpu: &Arc<CpuMeter>,
+    ) -> Result<CpuTimed<SslStream<S>>, ProbeError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -67,11 +71,11 @@ impl Connector {
         crate::within(
             limit,
             "TLS handshake (OpenSSL)",
-            Pin::new(&mut tls).connect(),
+            cpu.timed(Pin::new(&mut tls).connect()),
         )
         .await?
         .map_err(classify)?;
-        Ok(tls)
+        Ok(cpu.timed(tls))
     }
 }
 

@@ -89,7 +89,8 @@ async fn command<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Runs the session over a connected `stream` to MX `host`: the greeting within `greeting`,
-/// every later reply and the handshake within `step`.
+/// every later reply and the handshake within `step`; the CPU time of the TLS part is added
+/// to `tls_cpu`.
 pub async fn starttls(
     stream: crate::Connection,
     host: &str,
@@ -97,6 +98,7 @@ pub async fn starttls(
     tls: Arc<rustls::ClientConfig>,
     greeting: std::time::Duration,
     step: std::time::Duration,
+    tls_cpu: &Arc<crate::cpu::CpuMeter>,
 ) -> Result<StarttlsOutcome, ProbeError> {
     let mut r = BufReader::new(stream);
     let banner = crate::within(greeting, "SMTP banner", read_reply(&mut r)).await??;
@@ -135,7 +137,7 @@ pub async fn starttls(
         ));
     }
     let stream = r.into_inner();
-    match crate::tls::handshake(tls, stream, host, step).await {
+    match crate::tls::handshake(tls, stream, host, step, tls_cpu).await {
         Ok((tls_stream, facts)) => {
             let mut r = BufReader::new(tls_stream);
             // Politeness: end the session; its answer does not matter.

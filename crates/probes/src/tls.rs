@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 use uptake_checks::web::tls::TlsVersion;
 
+use crate::cpu::{CpuMeter, CpuTimed};
 use crate::ProbeError;
 
 /// What one completed handshake showed.
@@ -182,22 +183,28 @@ pub(crate) fn handshake_error(e: std::io::Error) -> ProbeError {
     }
 }
 
-/// Runs a rustls handshake over `stream` with SNI `sni`, within `limit`.
+/// Runs a rustls handshake over `stream` with SNI `sni`, within `limit`. The CPU time of the
+/// handshake and of the returned stream's reads and writes is added to `cpu`.
 pub async fn handshake<S>(
     config: Arc<ClientConfig>,
     stream: S,
     sni: &str,
     limit: std::time::Duration,
-) -> Result<(TlsStream<S>, TlsFacts), ProbeError>
+    cpu: &Arc<CpuMeter>,
+) -> Result<(CpuTimed<TlsStream<S>>, TlsFacts), ProbeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let name = ServerName::try_from(sni.to_string())
         .map_err(|e| ProbeError::TlsProtocol(format!("bad server name {sni}: {e}")))?;
     let connector = tokio_rustls::TlsConnector::from(config);
-    let tls = crate::within(limit, "TLS handshake", connector.connect(name, stream))
-        .await?
-        .map_err(handshake_error)?;
+    let tls = crate::within(
+        limit,
+        "TLS handshake",
+        cpu.timed(connector.connect(name, stream)),
+    )
+    .await?
+    .map_err(handshake_error)?;
     let facts = {
         let (_, conn) = tls.get_ref();
         let version = match conn.protocol_version() {
@@ -226,5 +233,5 @@ where
                 == Some(rustls::HandshakeKind::FullWithHelloRetryRequest),
         }
     };
-    Ok((tls, facts))
+    Ok((cpu.timed(tls), facts))
 }

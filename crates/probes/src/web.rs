@@ -10,6 +10,7 @@ use uptake_checks::web::tls::{cipher_class, suites_of, CipherClass, TlsVersion};
 use uptake_checks::web::{Handshake, Port80};
 use uptake_model::Finding;
 
+use crate::cpu::CpuTimed;
 use crate::http::{self, Url};
 use crate::legacy::{raw_hello, HelloOutcome};
 use crate::smtp::{self, StarttlsOutcome};
@@ -176,6 +177,19 @@ fn handshake_of(e: &ProbeError) -> Handshake {
 }
 
 impl Prober {
+    /// The certificate finding for `host` from a `chain` the host presented, judged against
+    /// the trust store at `now` (its CPU time counts as TLS work).
+    fn certificate(
+        &self,
+        chain: &[Vec<u8>],
+        host: &str,
+        now: i64,
+    ) -> (Finding, CertificateEvidence) {
+        self.stats
+            .tls_cpu
+            .time(|| certificate(chain, host, &self.trust, now))
+    }
+
     /// Measures the web host `host` at `address`, shared by every caller with the same pair.
     pub async fn web_host(
         &self,
@@ -288,7 +302,7 @@ impl Prober {
             }
             Err((true, e)) => handshake_of(&e),
             Ok((stream, facts)) => {
-                certificate_ev = Some(certificate(&facts.chain, host, &self.trust, now));
+                certificate_ev = Some(self.certificate(&facts.chain, host, now));
                 negotiated = Some(Negotiated {
                     version: facts.version,
                     suite: facts.suite,
@@ -360,7 +374,7 @@ impl Prober {
             Err(e) => Some(Handshake::Error(e.clone())),
         };
         if certificate_ev.is_none() && !legacy_chain.is_empty() {
-            certificate_ev = Some(certificate(&legacy_chain, host, &self.trust, now));
+            certificate_ev = Some(self.certificate(&legacy_chain, host, now));
         }
         // A host rustls cannot talk to but that speaks TLS 1.0/1.1: its pages over OpenSSL.
         if rustls != Handshake::Completed && legacy == Some(Handshake::Completed) {
@@ -417,16 +431,22 @@ impl Prober {
         host: &str,
     ) -> Result<
         (
-            tokio_rustls::client::TlsStream<crate::Connection>,
+            CpuTimed<tokio_rustls::client::TlsStream<crate::Connection>>,
             crate::tls::TlsFacts,
         ),
         (bool, ProbeError),
     > {
         let tcp = self.connect(sa).await.map_err(|e| (false, e))?;
         Stats::inc(&self.stats.tls_handshakes);
-        crate::tls::handshake(self.tls.https.clone(), tcp, host, self.cfg.step_timeout)
-            .await
-            .map_err(|e| (true, e))
+        crate::tls::handshake(
+            self.tls.https.clone(),
+            tcp,
+            host,
+            self.cfg.step_timeout,
+            &self.stats.tls_cpu,
+        )
+        .await
+        .map_err(|e| (true, e))
     }
 
     /// A raw hello on a new connection, tried again once (per `retry`) when it timed out.
@@ -455,7 +475,15 @@ impl Prober {
     ) -> Result<HelloOutcome, ProbeError> {
         Stats::inc(&self.stats.raw_hellos);
         let tcp = self.connect(sa).await?;
-        raw_hello(tcp, version, suites, host, self.cfg.step_timeout).await
+        raw_hello(
+            tcp,
+            version,
+            suites,
+            host,
+            self.cfg.step_timeout,
+            &self.stats.tls_cpu,
+        )
+        .await
     }
 
     /// GET over a new HTTPS connection (ALPN http/1.1) to `sa` with SNI and Host `host`, the
@@ -507,11 +535,15 @@ impl Prober {
         Stats::inc(&self.stats.tls_handshakes);
         Ok(match openssl {
             None => Box::new(
-                crate::tls::handshake(self.tls.http1.clone(), tcp, host, step)
+                crate::tls::handshake(self.tls.http1.clone(), tcp, host, step, &self.stats.tls_cpu)
                     .await?
                     .0,
             ),
-            Some(connector) => Box::new(connector.handshake(tcp, host, step).await?),
+            Some(connector) => Box::new(
+                connector
+                    .handshake(tcp, host, step, &self.stats.tls_cpu)
+                    .await?,
+            ),
         })
     }
 
@@ -826,6 +858,7 @@ impl Prober {
             self.tls.smtp.clone(),
             cfg.smtp_greeting_timeout,
             cfg.step_timeout,
+            &self.stats.tls_cpu,
         )
         .await
         {
@@ -833,8 +866,7 @@ impl Prober {
             Ok(StarttlsOutcome::NoStarttls(why)) => fail(Smtp::NoStarttls(why)),
             Ok(StarttlsOutcome::HandshakeFailed(why)) => fail(Smtp::HandshakeFailed(why)),
             Ok(StarttlsOutcome::Tls(facts)) => {
-                let (finding, evidence) =
-                    certificate(&facts.chain, host, &self.trust, crate::now_secs());
+                let (finding, evidence) = self.certificate(&facts.chain, host, crate::now_secs());
                 MxProbe {
                     address: Some(address),
                     certificate: Some(finding),
@@ -891,9 +923,10 @@ impl Prober {
                 tcp,
                 policy_host,
                 self.cfg.step_timeout,
+                &self.stats.tls_cpu,
             )
             .await?;
-            let (cert, _) = certificate(&facts.chain, policy_host, &self.trust, crate::now_secs());
+            let (cert, _) = self.certificate(&facts.chain, policy_host, crate::now_secs());
             Stats::inc(&self.stats.http_requests);
             let r = http::get(
                 stream,

@@ -14,7 +14,10 @@ use uptake_checks::mail::Smtp;
 use uptake_checks::web::tls::TlsVersion;
 use uptake_checks::web::{Handshake, Port80};
 use uptake_model::Status;
-use uptake_probes::{DirectDialer, PolicyResult, ProbeConfig, Prober, Resolve};
+use uptake_probes::cpu::CpuMeter;
+use uptake_probes::{
+    http, tls, Connection, DirectDialer, PolicyResult, ProbeConfig, Prober, Resolve,
+};
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -89,6 +92,10 @@ async fn tls13_recorder_facts_headers_and_security_txt() {
     );
     let p = prober.web_host(LOCAL, "web.test", &Loopback).await;
     assert_eq!(p.rustls, Handshake::Completed);
+    assert!(
+        prober.stats().tls_cpu > Duration::ZERO,
+        "TLS work not metered"
+    );
     let n = p.negotiated.clone().unwrap();
     assert_eq!(n.version, TlsVersion::Tls13);
     assert_eq!(n.suite >> 8, 0x13, "a TLS 1.3 suite: {:04x}", n.suite);
@@ -206,6 +213,30 @@ async fn a_handshake_that_times_out_once_is_tried_again() {
     assert_eq!(prober.stats().retries, 1);
     // Once per host part: a host silent on every connection costs one retry, not one per
     // connection (silent_host_is_an_error_in_time checks the time bound).
+}
+
+#[tokio::test]
+async fn a_loopback_handshake_and_the_records_over_it_count_as_tls_cpu() {
+    let pki = Pki::new();
+    let cfg_tls = pki.server_config(&["web.test"], &[&rustls::version::TLS13], &[b"http/1.1"]);
+    let https = https_server(cfg_tls, Arc::new(site)).await;
+    let meter = Arc::new(CpuMeter::default());
+    let step = Duration::from_secs(2);
+    let tcp = Connection::open(https, step).await.unwrap();
+    let (stream, facts) = tls::handshake(tls::Configs::new().http1, tcp, "web.test", step, &meter)
+        .await
+        .unwrap();
+    assert_eq!(facts.version, TlsVersion::Tls13);
+    let handshake = meter.total();
+    assert!(handshake > Duration::ZERO, "the handshake was not metered");
+    let r = http::get(stream, "web.test", "/", "test", Some(1024), step)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(
+        meter.total() > handshake,
+        "the request's TLS records were not metered"
+    );
 }
 
 #[tokio::test]
@@ -328,6 +359,10 @@ async fn starttls_session_sends_no_mail_and_is_shared() {
         other => panic!("{other:?}"),
     }
     assert_eq!(p.certificate.as_ref().unwrap().status, Status::Valid);
+    assert!(
+        prober.stats().tls_cpu > Duration::ZERO,
+        "STARTTLS not metered"
+    );
     assert!(results.iter().all(|r| Arc::ptr_eq(r, p)));
     assert_eq!(
         prober.stats().smtp_sessions,
@@ -355,6 +390,8 @@ async fn smtp_without_starttls_and_refused() {
         commands.lock().unwrap().clone(),
         vec!["EHLO scanner.test", "QUIT"]
     );
+    // A session without TLS costs no TLS time.
+    assert_eq!(prober.stats().tls_cpu, Duration::ZERO);
     let prober = Prober::new(
         config(closed, closed, closed),
         pki.trust(),

@@ -813,14 +813,15 @@ pub async fn scan(opts: &ScanOptions, stop: StopSignal) -> Result<ScanSummary, S
     summary.elapsed = started.elapsed();
     summary.dns_stats = client.stats();
     summary.dns_queries = summary.dns_stats.sent;
+    summary.probe_stats = stage.map(|s| s.0.stats());
     summary.cpu = stats::CpuByStage {
         total: stats::process_cpu(),
         targets: counts.cpu,
         parquet: writer_cpu,
         evaluators: Duration::from_nanos(probe::EVALUATOR_NANOS.load(Ordering::Relaxed)),
+        tls: summary.probe_stats.map_or(Duration::ZERO, |p| p.tls_cpu),
     };
     tracing::info!(domains = summary.domains, interrupted, "scan finished");
-    summary.probe_stats = stage.map(|s| s.0.stats());
     Ok(summary)
 }
 

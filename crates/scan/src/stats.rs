@@ -139,16 +139,22 @@ pub struct CpuByStage {
     pub parquet: Duration,
     /// The pure evaluators (timed around each call).
     pub evaluators: Duration,
+    /// The TLS client work of the web and mail probes: handshakes (rustls, OpenSSL), the TLS
+    /// records of the requests over them, raw ClientHellos, certificate evaluation (the
+    /// thread's CPU clock around each poll and call, `uptake_probes::cpu`).
+    pub tls: Duration,
 }
 
 impl CpuByStage {
-    /// The rest: the DNS client, the probe plan and the runtime (tokio worker threads), plus
-    /// the counting pass of the progress bar.
+    /// The rest: the DNS client, the probe plan and the runtime (tokio worker threads), the
+    /// probes' work outside TLS (TCP connects, HTTP, SMTP), plus the counting pass of the
+    /// progress bar.
     pub fn dns_and_engine(&self) -> Duration {
         self.total
             .saturating_sub(self.targets)
             .saturating_sub(self.parquet)
             .saturating_sub(self.evaluators)
+            .saturating_sub(self.tls)
     }
 }
 
@@ -290,6 +296,7 @@ impl ScanSummary {
                 "targets": ms(cpu.targets),
                 "parquet": ms(cpu.parquet),
                 "evaluators": ms(cpu.evaluators),
+                "tls": ms(cpu.tls),
                 "dns_and_engine": ms(cpu.dns_and_engine()),
             },
             "cpu_us_per_domain": {
@@ -297,6 +304,7 @@ impl ScanSummary {
                 "targets": per_domain_us(cpu.targets),
                 "parquet": per_domain_us(cpu.parquet),
                 "evaluators": per_domain_us(cpu.evaluators),
+                "tls": per_domain_us(cpu.tls),
                 "dns_and_engine": per_domain_us(cpu.dns_and_engine()),
             },
             "parts": self.parts.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
@@ -374,6 +382,33 @@ mod tests {
         assert_eq!(l.duration_quantile_ms(0.5), 10);
         assert_eq!(l.duration_quantile_ms(0.9), 500);
         assert_eq!(l.duration_quantile_ms(1.0), 70_000);
+    }
+
+    #[test]
+    fn stats_json_breaks_cpu_down_by_stage_with_tls_apart() {
+        let ms = Duration::from_millis;
+        let mut summary = ScanSummary {
+            domains: 10,
+            ..Default::default()
+        };
+        summary.cpu = CpuByStage {
+            total: ms(100),
+            targets: ms(5),
+            parquet: ms(10),
+            evaluators: ms(15),
+            tls: ms(30),
+        };
+        let json = summary.to_json("s");
+        let per_domain = &json["cpu_us_per_domain"];
+        assert_eq!(per_domain["tls"], 3000.0);
+        assert_eq!(per_domain["dns_and_engine"], 4000.0, "{per_domain}");
+        assert_eq!(json["cpu_ms"]["tls"], 30);
+        // The stages add up to the total.
+        let sum: f64 = ["targets", "parquet", "evaluators", "tls", "dns_and_engine"]
+            .iter()
+            .map(|k| per_domain[*k].as_f64().unwrap())
+            .sum();
+        assert_eq!(sum, per_domain["total"].as_f64().unwrap());
     }
 
     #[test]

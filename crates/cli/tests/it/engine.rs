@@ -1,6 +1,6 @@
 //! The scan engine at scale (issue 5): shards, crash + resume, opt-outs, the special-address
-//! guard, the DNS rate cap, a full disk, an unwritable output and a vanishing input, each
-//! against the private internet.
+//! guard, the DNS rate cap, the per-address connection rate cap, a full disk, an unwritable
+//! output and a vanishing input, each against the private internet.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -220,12 +220,23 @@ fn logging_testbed() -> &'static Path {
     })
 }
 
-/// Shell that copies the resolver's log (in the runner's state directory, found from the
-/// running unbound's command line) to `dest`.
+/// Shell that sets `$conf` to the running unbound's config, which the runner renders into
+/// its state directory beside the servers' logs (nginx rewrites its command line, unbound
+/// does not).
+const FIND_RESOLVER_CONF: &str = "for p in /proc/[0-9]*; do if [ \"$(readlink $p/exe)\" = /usr/sbin/unbound ]; then conf=$(tr '\\0' '\\n' < $p/cmdline | tail -n 1); fi; done";
+
+/// Shell that copies the resolver's log (in the runner's state directory) to `dest`.
 fn copy_resolver_log(dest: &Path) -> String {
     format!(
-        "for p in /proc/[0-9]*; do if [ \"$(readlink $p/exe)\" = /usr/sbin/unbound ]; then conf=$(tr '\\0' '\\n' < $p/cmdline | tail -n 1); fi; done
-         cp \"${{conf%.conf}}.log\" {}",
+        "{FIND_RESOLVER_CONF}\ncp \"${{conf%.conf}}.log\" {}",
+        dest.display()
+    )
+}
+
+/// Shell that copies nginx's error log (in the runner's state directory) to `dest`.
+fn copy_nginx_log(dest: &Path) -> String {
+    format!(
+        "{FIND_RESOLVER_CONF}\ncp \"$(dirname \"$conf\")/nginx-error.log\" {}",
         dest.display()
     )
 }
@@ -400,6 +411,179 @@ fn dns_rate_cap_holds_at_the_resolver() {
         mean >= f64::from(cap) * 0.9,
         "mean {mean:.0}/s is well under the cap {cap}: the cap, not the scan, should set the pace"
     );
+}
+
+/// A copy of [`logging_testbed`] whose nginx logs the debug messages of its event loop
+/// (`error_log ... debug_event`; Debian builds nginx `--with-debug`), among them one pair of
+/// lines per accepted connection: `<pid>#<tid>: accept on <listen address>:<port>, ready: 0`,
+/// then `<pid>#<tid>: *<n> accept: <client>:<port> fd:<fd>` (or `accept() not ready` when
+/// the other worker took the connection).
+fn connection_logging_testbed() -> &'static Path {
+    static TB: OnceLock<PathBuf> = OnceLock::new();
+    TB.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("testbed-engine-300-accepts");
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = run(std::process::Command::new("cp")
+            .arg("-r")
+            .arg(logging_testbed())
+            .arg(&dir));
+        assert!(out.status.success(), "cannot copy the testbed");
+        let conf = dir.join("servers/nginx.conf");
+        let text = std::fs::read_to_string(&conf).unwrap();
+        assert!(text.contains("nginx-error.log warn;"), "{text:.300}");
+        std::fs::write(
+            &conf,
+            text.replacen("nginx-error.log warn;", "nginx-error.log debug_event;", 1),
+        )
+        .unwrap();
+        dir
+    })
+}
+
+/// New connections per address (the listening address, port dropped) per second of nginx's
+/// clock, from the accept lines of its event debug log (see [`connection_logging_testbed`]):
+/// each `*<n> accept:` is the connection accepted on the `accept on` address its worker
+/// logged just before. Seconds without a connection between an address's first and last
+/// are there with 0.
+fn accepts_per_second(log: &str) -> BTreeMap<String, Vec<u32>> {
+    // `2026/11/29 13:22:30 [debug] 153#153: message`
+    let seconds = |date: &str, time: &str, first_date: &str| {
+        let hms: Vec<i64> = time.split(':').map(|f| f.parse().unwrap()).collect();
+        let day = if date == first_date { 0 } else { 86_400 };
+        day + hms[0] * 3600 + hms[1] * 60 + hms[2]
+    };
+    let mut first_date = None;
+    let mut listening: HashMap<&str, &str> = HashMap::new();
+    let mut at: BTreeMap<String, BTreeMap<i64, u32>> = BTreeMap::new();
+    for line in log.lines() {
+        let mut f = line.splitn(5, ' ');
+        let (Some(date), Some(time), Some("[debug]"), Some(worker), Some(msg)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        if let Some(rest) = msg.strip_prefix("accept on ") {
+            let listen = rest.split(',').next().unwrap();
+            listening.insert(worker, listen.rsplit_once(':').unwrap().0);
+        } else if msg.starts_with("accept() not ready") {
+            // Another worker took the connection.
+            listening.remove(worker);
+        } else if msg.starts_with('*') && msg.contains(" accept: ") {
+            let address = listening
+                .remove(worker)
+                .unwrap_or_else(|| panic!("accept without its listening address: {line}"));
+            let first = *first_date.get_or_insert(date);
+            *at.entry(address.to_string())
+                .or_default()
+                .entry(seconds(date, time, first))
+                .or_default() += 1;
+        }
+    }
+    at.into_iter()
+        .map(|(address, per_second)| {
+            let (lo, hi) = (
+                *per_second.keys().next().unwrap(),
+                *per_second.keys().last().unwrap(),
+            );
+            let counts = (lo..=hi)
+                .map(|s| per_second.get(&s).copied().unwrap_or(0))
+                .collect();
+            (address, counts)
+        })
+        .collect()
+}
+
+#[test]
+fn connection_rate_cap_holds_at_the_web_server() {
+    let tb = connection_logging_testbed();
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let log = work.path().join("nginx.log");
+    let stats = work.path().join("stats.json");
+    // Ten domains that one shared web provider serves on one address (apex and www): each
+    // costs about eight connections there (rustls handshakes, GETs, raw ClientHellos for TLS
+    // 1.0/1.1 and the cipher classes, port 80 and its redirects), about 80 in all, queued
+    // together, so the address is saturated from the first connection to nearly the last.
+    let truth = csv_rows(&tb.join("truth.csv"));
+    let mut by_address: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in &truth {
+        if r["web_hosting"].starts_with("shared") && r["https_status"] == "available" {
+            by_address
+                .entry(r["web_address"].as_str())
+                .or_default()
+                .push(r["domain"].as_str());
+        }
+    }
+    let (address, domains) = by_address
+        .iter()
+        .max_by_key(|(_, d)| d.len())
+        .expect("a shared web provider");
+    assert!(domains.len() >= 10, "{address} serves only {domains:?}");
+    let list = work.path().join("domains.txt");
+    std::fs::write(&list, domains[..10].join("\n") + "\n").unwrap();
+    let rate = 4u32;
+    let script = format!(
+        "{BIN} scan --quiet --checks web --targets {} --out {} --scan-id c --connection-rate {rate} --stats {} || exit 1\n{}",
+        list.display(),
+        data.display(),
+        stats.display(),
+        copy_nginx_log(&log)
+    );
+    let out = in_testbed(tb, &script);
+    assert!(out.status.success(), "scan failed");
+    let rows = scan_rows(&data, "c");
+    assert_eq!(rows.len(), 10);
+    assert!(
+        rows.values().all(|r| r["https_status"] == "available"),
+        "the web checks did not measure every domain: {rows:?}"
+    );
+    // The handshakes' CPU time reached --stats as a stage of its own.
+    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    assert!(
+        stats["cpu_us_per_domain"]["tls"].as_f64().unwrap() > 0.0,
+        "no TLS stage: {}",
+        stats["cpu_us_per_domain"]
+    );
+    // nginx logs `accept on <address>` for every connection it accepts from the kernel's
+    // queue, before it reads a byte: a raw ClientHello it turns down, a handshake closed
+    // without a request and a port 80 request count alike, so these are all the TCP
+    // connections the scanner made to the address (the cap is per address, every port).
+    let log = std::fs::read_to_string(&log).expect("nginx log");
+    let per_address = accepts_per_second(&log);
+    let counts = per_address
+        .get(*address)
+        .unwrap_or_else(|| panic!("no connection to {address}: {per_address:?}"));
+    eprintln!("connections per second at {address}: {counts:?}");
+    // The busy period: the whole seconds after the first connection's and before the last's.
+    assert!(
+        counts.len() >= 12,
+        "busy for too short to judge: {counts:?}"
+    );
+    let inner = &counts[1..counts.len() - 1];
+    let cap = f64::from(rate);
+    let mean = f64::from(inner.iter().sum::<u32>()) / inner.len() as f64;
+    assert!(
+        mean <= cap * 1.1,
+        "{mean:.2} connections/s over {} s, cap {rate}/s",
+        inner.len()
+    );
+    assert!(
+        mean >= cap * 0.8,
+        "{mean:.2} connections/s over {} s while the address was saturated: the cap {rate}/s should set the pace",
+        inner.len()
+    );
+    // No burst evened out by a lull: the limiter spaces connections 1/R apart (no burst), so
+    // any W seconds hold at most W × R + 1 of them. A single second cannot show 10 % (one
+    // connection is 25 % of 4), five can: W × R × 1.1 = 22 leaves room for that one and a
+    // late wake-up of the scanner.
+    let window = 5;
+    for w in inner.windows(window) {
+        let n: u32 = w.iter().sum();
+        assert!(
+            f64::from(n) <= cap * window as f64 * 1.1,
+            "{n} connections in {window} s, cap {rate}/s: {counts:?}"
+        );
+    }
 }
 
 /// The common options of the bad-output/bad-input scans: small parts committed often, so a
