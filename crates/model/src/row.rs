@@ -554,7 +554,7 @@ columns! {
     "dnssec_algorithms": IntList = |r| Value::IntList(&r.dnssec_evidence.algorithms); "DNSKEY algorithm numbers of the zone."
     "dnssec_rsa_min_bits": Int = |r| Value::Int(r.dnssec_evidence.rsa_min_bits); "Smallest RSA key size among the DNSKEYs."
     "dnssec_ds_digests": IntList = |r| Value::IntList(&r.dnssec_evidence.ds_digests); "Digest types of the zone's DS records."
-    "dnssec_denial": Str = |r| s(&r.dnssec_evidence.denial); "nsec or nsec3 (from NSEC3PARAM)."
+    "dnssec_denial": Str = |r| s(&r.dnssec_evidence.denial); "nsec or nsec3 (from the NSEC/NSEC3 records of a negative answer, else NSEC3PARAM)."
     "dnssec_nsec3_iterations": Int = |r| Value::Int(r.dnssec_evidence.nsec3_iterations); "NSEC3 iterations (RFC 9276 recommends 0)."
     "ns_ipv6_status": Status = |r| status(&r.ns_ipv6); "reachable (>= 2 name servers answer over IPv6), partial (1), none, error."
     "ns_ipv6_reason": Str = |r| Value::Str(r.ns_ipv6.reason.as_deref()); "Why ns_ipv6 is error."

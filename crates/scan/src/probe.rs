@@ -12,7 +12,7 @@ use uptake_dns::{RData, RecordType, Response, ResponseCode};
 use uptake_model::row::{DnssecEvidence, ScanRow};
 use uptake_model::{Finding, Status, SPF_FOREIGN_ADDRESS};
 
-use crate::resolve::{classify, name_text, opaque, DomainDns, SpfDns};
+use crate::resolve::{classify, name_text, nsec3_iterations, opaque, Denial, DomainDns, SpfDns};
 use crate::targets::Target;
 
 /// Scan-wide settings a probe needs.
@@ -176,6 +176,7 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
     let zone = zone_apex(&response).unwrap_or_else(|| domain.to_string());
     row.zone = Some(zone.clone());
     row.dnssec = dnssec;
+    dns.zone = Some(zone.clone());
 
     let dns = &dns;
     let (dkim_name, tls_rpt_name, mta_sts_name) = (
@@ -199,6 +200,14 @@ pub async fn probe(ctx: &ProbeContext<'_>, target: &Target) -> ScanRow {
         let (f, mut ev) = alg;
         ev.ede = std::mem::take(&mut row.dnssec_evidence.ede);
         (f, ev)
+    };
+    (
+        row.dnssec_evidence.denial,
+        row.dnssec_evidence.nsec3_iterations,
+    ) = match zone_denial(dns, &zone, row.dnssec.status).await {
+        Some(Denial::Nsec) => (Some("nsec".into()), None),
+        Some(Denial::Nsec3 { iterations }) => (Some("nsec3".into()), iterations.map(i64::from)),
+        None => (None, None),
     };
     (
         row.ns_ipv6,
@@ -263,13 +272,9 @@ async fn dnssec_details(
             ev,
         );
     }
-    let (keys, ds, nsec3) = futures::join!(
+    let (keys, ds) = futures::join!(
         dns.lookup(zone, RecordType::DNSKEY, |d| opaque(d, RecordType::DNSKEY)),
         dns.lookup(zone, RecordType::DS, |d| opaque(d, RecordType::DS)),
-        dns.lookup(zone, RecordType::NSEC3PARAM, |d| opaque(
-            d,
-            RecordType::NSEC3PARAM
-        )),
     );
     let keys: Lookup<Dnskey> = match keys {
         Lookup::Data(raw) => Lookup::Data(
@@ -303,18 +308,35 @@ async fn dnssec_details(
         d.dedup();
         ev.ds_digests = d;
     }
-    match nsec3 {
-        Lookup::Data(p) => {
-            ev.denial = Some("nsec3".into());
-            ev.nsec3_iterations = p
-                .first()
-                .filter(|p| p.len() >= 4)
-                .map(|p| i64::from(u16::from_be_bytes([p[2], p[3]])));
-        }
-        Lookup::NoData | Lookup::NxDomain => ev.denial = Some("nsec".into()),
-        Lookup::Failed(_) => {}
-    }
     (eval(|| checks::dnssec::algorithm(status, &keys)), ev)
+}
+
+/// The denial of existence of a signed (or bogus) zone, for the evidence. It is read from a
+/// negative answer that the domain's other queries got anyway (names such as _mta-sts,
+/// _smtp._tls and _dmarc are absent at most domains, and an absent type at the apex answers
+/// NODATA): with the DO bit, the resolver returns the zone's NSEC or NSEC3 records, and an NSEC3
+/// record carries the iterations that NSEC3PARAM would give. Only when none of the answers was
+/// negative is NSEC3PARAM asked. Skipping it spares the validating resolver an upstream
+/// exchange and a signature verification per signed domain (benches/scan.md, 2026-11-29).
+async fn zone_denial(dns: &DomainDns<'_>, zone: &str, status: Status) -> Option<Denial> {
+    if status != Status::Secure && status != Status::Bogus {
+        return None;
+    }
+    if let Some(denial) = dns.denial_seen() {
+        return Some(denial);
+    }
+    match dns
+        .lookup(zone, RecordType::NSEC3PARAM, |d| {
+            opaque(d, RecordType::NSEC3PARAM)
+        })
+        .await
+    {
+        Lookup::Data(p) => Some(Denial::Nsec3 {
+            iterations: p.first().and_then(|p| nsec3_iterations(p)),
+        }),
+        Lookup::NoData | Lookup::NxDomain => Some(Denial::Nsec),
+        Lookup::Failed(_) => None,
+    }
 }
 
 type NsResult = (Finding, Vec<String>, Vec<String>, Option<i64>);

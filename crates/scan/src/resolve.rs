@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 use uptake_checks::Lookup;
-use uptake_dns::{Client, Name, Query, RData, RecordType, Response, ResponseCode};
+use uptake_dns::{Client, Name, Query, RData, Record, RecordType, Response, ResponseCode};
 
 /// Answers about name-server reachability over IPv6, shared by every domain of a scan.
 #[derive(Default)]
@@ -30,7 +30,71 @@ pub struct DomainDns<'a> {
     pub checking_disabled: bool,
     /// The domain: names at or below it are not cached across domains.
     pub domain: String,
+    /// The domain's zone, once the first answer has shown it: every later negative answer
+    /// from it is read for the zone's denial of existence.
+    pub zone: Option<String>,
+    /// The zone's denial of existence, from the first negative answer that showed it.
+    denial: OnceLock<Denial>,
     queries: AtomicI64,
+}
+
+/// How a signed zone proves that a name or type does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// NSEC records (RFC 4034).
+    Nsec,
+    /// NSEC3 records (RFC 5155), with the chain's extra hash iterations (`None`: a record too
+    /// short to read them from).
+    Nsec3 {
+        /// Extra SHA-1 iterations (RFC 9276 asks for 0).
+        iterations: Option<u16>,
+    },
+}
+
+/// The iterations field of NSEC3 or NSEC3PARAM RDATA (both start with hash algorithm, flags,
+/// iterations).
+pub fn nsec3_iterations(rdata: &[u8]) -> Option<u16> {
+    (rdata.len() >= 4).then(|| u16::from_be_bytes([rdata[2], rdata[3]]))
+}
+
+/// The denial of existence that `zone` uses, as shown by a negative answer from it: with the
+/// DO bit set, the resolver puts the zone's NSEC or NSEC3 records (an NSEC3 record carries the
+/// chain's iterations, as NSEC3PARAM does) beside the zone's SOA in the authority section.
+/// `None` when the response is no negative answer from `zone` (no SOA of it: a referral, or
+/// another zone at the end of a CNAME) or shows neither kind of record (an unsigned zone) or
+/// both.
+pub fn denial_shown(r: &Response, zone: &str) -> Option<Denial> {
+    if r.rcode != ResponseCode::NoError && r.rcode != ResponseCode::NXDomain {
+        return None;
+    }
+    let in_zone = |rec: &&Record| {
+        let name = name_text(&rec.name);
+        name == zone || name.ends_with(&format!(".{zone}"))
+    };
+    let from_zone = r
+        .authorities
+        .iter()
+        .any(|rec| matches!(rec.data, RData::SOA(_)) && name_text(&rec.name) == zone);
+    if !from_zone {
+        return None;
+    }
+    let has_nsec = r
+        .authorities
+        .iter()
+        .filter(in_zone)
+        .any(|rec| opaque(&rec.data, RecordType::NSEC).is_some());
+    let nsec3 = r
+        .authorities
+        .iter()
+        .filter(in_zone)
+        .find_map(|rec| opaque(&rec.data, RecordType::NSEC3));
+    match (has_nsec, nsec3) {
+        (true, None) => Some(Denial::Nsec),
+        (false, Some(rdata)) => Some(Denial::Nsec3 {
+            iterations: nsec3_iterations(&rdata),
+        }),
+        _ => None,
+    }
 }
 
 /// Presentation form of a name without the trailing dot, lower case.
@@ -74,6 +138,8 @@ impl<'a> DomainDns<'a> {
             retries: AtomicI64::new(0),
             checking_disabled: false,
             domain: domain.to_string(),
+            zone: None,
+            denial: OnceLock::new(),
             queries: AtomicI64::new(0),
         }
     }
@@ -86,6 +152,11 @@ impl<'a> DomainDns<'a> {
     /// Resends so far of this domain's queries (after timeouts).
     pub fn retries(&self) -> i64 {
         self.retries.load(Ordering::Relaxed)
+    }
+
+    /// The zone's denial of existence, if a negative answer from it has shown it so far.
+    pub fn denial_seen(&self) -> Option<Denial> {
+        self.denial.get().copied()
     }
 
     fn budget_exceeded(budget: Duration) -> String {
@@ -141,6 +212,12 @@ impl<'a> DomainDns<'a> {
         } else {
             self.within(self.client.query_shared(&q)).await?
         };
+        if let (Ok(response), Some(zone)) = (&r, &self.zone) {
+            if let Some(denial) = denial_shown(response, zone) {
+                // Every negative answer of a zone shows the same kind; the first one is kept.
+                let _ = self.denial.set(denial);
+            }
+        }
         r.map_err(|e| e.to_string())
     }
 
@@ -302,5 +379,131 @@ impl uptake_spf::SpfDns for SpfDns<'_, '_> {
                 })
                 .await,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::{NULL, SOA};
+
+    fn name(n: &str) -> Name {
+        Name::from_ascii(n).unwrap()
+    }
+
+    fn soa(owner: &str) -> Record {
+        let soa = SOA::new(name("ns1.example."), name("host.example."), 1, 2, 3, 4, 5);
+        Record::from_rdata(name(owner), 300, RData::SOA(soa))
+    }
+
+    fn opaque_record(owner: &str, code: RecordType, rdata: &[u8]) -> Record {
+        let data = RData::Unknown {
+            code,
+            rdata: NULL::with(rdata.to_vec()),
+        };
+        Record::from_rdata(name(owner), 300, data)
+    }
+
+    fn response(rcode: ResponseCode, authorities: Vec<Record>) -> Response {
+        Response {
+            rcode,
+            authentic_data: true,
+            authoritative: false,
+            answers: vec![],
+            authorities,
+            additionals: vec![],
+            ede: vec![],
+            server: "192.0.2.53:53".parse().unwrap(),
+            attempts: 1,
+            via_tcp: false,
+        }
+    }
+
+    /// NSEC3 RDATA: SHA-1, opt-out flag, `iterations`, no salt, a 1-byte hash, no types.
+    fn nsec3(iterations: u16) -> Vec<u8> {
+        let [hi, lo] = iterations.to_be_bytes();
+        vec![1, 1, hi, lo, 0, 1, 0xab]
+    }
+
+    #[test]
+    fn denial_from_negative_answers() {
+        let nxdomain = response(
+            ResponseCode::NXDomain,
+            vec![
+                soa("example.nl."),
+                opaque_record("example.nl.", RecordType::NSEC, &[0]),
+                opaque_record("_dmarc.example.nl.", RecordType::NSEC, &[0]),
+            ],
+        );
+        assert_eq!(denial_shown(&nxdomain, "example.nl"), Some(Denial::Nsec));
+        let nodata = response(
+            ResponseCode::NoError,
+            vec![
+                soa("example.nl."),
+                opaque_record("abc.example.nl.", RecordType::NSEC3, &nsec3(10)),
+            ],
+        );
+        assert_eq!(
+            denial_shown(&nodata, "example.nl"),
+            Some(Denial::Nsec3 {
+                iterations: Some(10)
+            })
+        );
+        let short = response(
+            ResponseCode::NoError,
+            vec![
+                soa("example.nl."),
+                opaque_record("abc.example.nl.", RecordType::NSEC3, &[1, 0]),
+            ],
+        );
+        assert_eq!(
+            denial_shown(&short, "example.nl"),
+            Some(Denial::Nsec3 { iterations: None })
+        );
+    }
+
+    #[test]
+    fn no_denial_from_other_answers() {
+        // Unsigned: the SOA alone.
+        let unsigned = response(ResponseCode::NXDomain, vec![soa("example.nl.")]);
+        assert_eq!(denial_shown(&unsigned, "example.nl"), None);
+        // Another zone's negative answer (at the end of a CNAME): its records say nothing
+        // about this zone.
+        let other = response(
+            ResponseCode::NoError,
+            vec![
+                soa("provider.net."),
+                opaque_record("abc.provider.net.", RecordType::NSEC3, &nsec3(0)),
+            ],
+        );
+        assert_eq!(denial_shown(&other, "example.nl"), None);
+        // Records of another zone beside this zone's SOA are not read.
+        let stray = response(
+            ResponseCode::NoError,
+            vec![
+                soa("example.nl."),
+                opaque_record("abc.provider.net.", RecordType::NSEC3, &nsec3(0)),
+            ],
+        );
+        assert_eq!(denial_shown(&stray, "example.nl"), None);
+        // Both kinds at once: ambiguous, so NSEC3PARAM decides.
+        let both = response(
+            ResponseCode::NXDomain,
+            vec![
+                soa("example.nl."),
+                opaque_record("example.nl.", RecordType::NSEC, &[0]),
+                opaque_record("abc.example.nl.", RecordType::NSEC3, &nsec3(0)),
+            ],
+        );
+        assert_eq!(denial_shown(&both, "example.nl"), None);
+        // A failure is no answer.
+        let servfail = response(
+            ResponseCode::ServFail,
+            vec![
+                soa("example.nl."),
+                opaque_record("example.nl.", RecordType::NSEC, &[0]),
+            ],
+        );
+        assert_eq!(denial_shown(&servfail, "example.nl"), None);
     }
 }
