@@ -57,6 +57,20 @@ pub use hickory_proto::rr::{Name, RData, Record, RecordType};
 use crate::transport::{Exchange, ServerState, SocketPool};
 use crate::wire::parse_message;
 
+/// `records` in the canonical order of their RDATA (RFC 4034 §6.3: as unsigned octet
+/// strings), whatever order the resolver sent them in. An RRset has no order and resolvers
+/// rotate it (Unbound's `rrset-roundrobin`); evidence written in this order is the same in
+/// two scans of the same data.
+pub fn canonical_order(records: &[Record]) -> Vec<&Record> {
+    use hickory_proto::serialize::binary::BinEncodable;
+    let mut keyed: Vec<(Vec<u8>, &Record)> = records
+        .iter()
+        .map(|r| (BinEncodable::to_bytes(&r.data).unwrap_or_default(), r))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.into_iter().map(|(_, r)| r).collect()
+}
+
 /// EDNS option code of Extended DNS Errors (RFC 8914).
 const EDE_OPTION_CODE: u16 = 15;
 /// EDNS UDP payload size we advertise (DNS flag day 2020).
@@ -607,6 +621,23 @@ fn parse_ede(data: &[u8]) -> Option<Ede> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_order_does_not_depend_on_the_order_received() {
+        use hickory_proto::rr::rdata::TXT;
+        let name = Name::from_ascii("example.test.").unwrap();
+        let txt =
+            |s: &str| Record::from_rdata(name.clone(), 300, RData::TXT(TXT::new(vec![s.into()])));
+        let rotated = [txt("v=spf1 -all"), txt("b"), txt("a"), txt("abc")];
+        let mut reversed = rotated.clone();
+        reversed.reverse();
+        let texts =
+            |rs: Vec<&Record>| -> Vec<String> { rs.iter().map(|r| r.data.to_string()).collect() };
+        let once = texts(canonical_order(&rotated));
+        assert_eq!(once, texts(canonical_order(&reversed)));
+        // Octet-string order of the RDATA: the length byte first, so "a" < "b" < "abc".
+        assert_eq!(once[..3], ["a", "b", "abc"]);
+    }
 
     #[test]
     fn ede_parsing() {

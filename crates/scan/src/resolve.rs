@@ -313,9 +313,9 @@ pub fn classify<T>(r: &Response, extract: impl Fn(&RData) -> Option<T>) -> Looku
     if r.rcode != ResponseCode::NoError {
         return Lookup::Failed(rcode_reason(r));
     }
-    let data: Vec<T> = r
-        .answers
-        .iter()
+    // In canonical order, so that two scans of the same data write the same evidence.
+    let data: Vec<T> = uptake_dns::canonical_order(&r.answers)
+        .into_iter()
         .filter_map(|rec| extract(&rec.data))
         .collect();
     if data.is_empty() {
