@@ -3,9 +3,10 @@
 #   benches/scan.sh [DOMAINS] [DIR]   (default 100000, /tmp/uptake-bench-scan)
 # Prints domains/s, DNS queries/s, the scanner's peak RSS and its CPU time per domain by
 # stage (from `uptake scan --stats`: targets reader, evaluators, TLS (0 with the DNS checks),
-# Parquet writer, and the DNS client + engine, which is the rest). NSD and Unbound share the machine's cores with the
-# scanner; their CPU time per domain (Unbound and NSD apart, from /proc while the scan runs) is printed
-# too, since at this size they, not the scanner, use most of the CPU. CPU time per domain is
+# Parquet writer, and the DNS client + engine, which is the rest). NSD and Unbound share the
+# machine's cores with the scanner; each server's CPU time per domain (benches/servers-cpu.sh,
+# from /proc inside the testbed while the scan runs) is printed too, since at this size they,
+# not the scanner, use most of the CPU. CPU time per domain is
 # steadier than domains/s on a shared machine. SCAN_ARGS adds options to the scan (e.g.
 # SCAN_ARGS="--concurrency 2000"). WARM=1 scans the list once before the measured scan, so
 # that Unbound answers the measured one from its cache: the scanner's own ceiling, with the
