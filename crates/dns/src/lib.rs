@@ -63,6 +63,10 @@ use crate::wire::parse_message;
 /// two scans of the same data.
 pub fn canonical_order(records: &[Record]) -> Vec<&Record> {
     use hickory_proto::serialize::binary::BinEncodable;
+    if records.len() < 2 {
+        // Most answers hold one record: nothing to encode or sort.
+        return records.iter().collect();
+    }
     let mut keyed: Vec<(Vec<u8>, &Record)> = records
         .iter()
         .map(|r| (BinEncodable::to_bytes(&r.data).unwrap_or_default(), r))

@@ -115,6 +115,21 @@ impl Retry {
         }
         again
     }
+
+    /// `attempt()`, and once more when it timed out and the retry was not yet used.
+    pub(crate) async fn run<T, Fut>(
+        &self,
+        stats: &Stats,
+        attempt: impl Fn() -> Fut,
+    ) -> Result<T, ProbeError>
+    where
+        Fut: std::future::Future<Output = Result<T, ProbeError>>,
+    {
+        match attempt().await {
+            Err(e) if self.again(&e, stats) => attempt().await,
+            other => other,
+        }
+    }
 }
 
 /// The TLS client of an HTTPS request.
@@ -458,12 +473,9 @@ impl Prober {
         host: &str,
         retry: &Retry,
     ) -> Result<HelloOutcome, ProbeError> {
-        match self.raw_once(sa, version, suites, host).await {
-            Err(e) if retry.again(&e, &self.stats) => {
-                self.raw_once(sa, version, suites, host).await
-            }
-            other => other,
-        }
+        retry
+            .run(&self.stats, || self.raw_once(sa, version, suites, host))
+            .await
     }
 
     async fn raw_once(
@@ -497,12 +509,11 @@ impl Prober {
         via: Via,
         retry: &Retry,
     ) -> Result<http::Response, ProbeError> {
-        match self.https_get_once(sa, host, path, cap, via).await {
-            Err(e) if retry.again(&e, &self.stats) => {
-                self.https_get_once(sa, host, path, cap, via).await
-            }
-            other => other,
-        }
+        retry
+            .run(&self.stats, || {
+                self.https_get_once(sa, host, path, cap, via)
+            })
+            .await
     }
 
     async fn https_get_once(
@@ -551,10 +562,9 @@ impl Prober {
     /// (the head only) at `sa` on a new connection, the TLS spoken by `via`; see
     /// [`Prober::pages_on`].
     async fn pages(&self, sa: SocketAddr, host: &str, via: Via, retry: &Retry) -> Pages {
-        let stream = match self.https_connect(sa, host, via).await {
-            Err(e) if retry.again(&e, &self.stats) => self.https_connect(sa, host, via).await,
-            other => other,
-        };
+        let stream = retry
+            .run(&self.stats, || self.https_connect(sa, host, via))
+            .await;
         match stream {
             Ok(stream) => self.pages_on(stream, sa, host, via, retry).await,
             Err(e) => {
@@ -649,10 +659,7 @@ impl Prober {
                 other => other,
             };
         }
-        match self.http_get_once(sa, url).await {
-            Err(e) if retry.again(&e, &self.stats) => self.http_get_once(sa, url).await,
-            other => other,
-        }
+        retry.run(&self.stats, || self.http_get_once(sa, url)).await
     }
 
     /// GET of the http `url` at `sa`.
