@@ -90,6 +90,22 @@ pub async fn listen() -> (TcpListener, SocketAddr) {
     (l, a)
 }
 
+/// Listens on a new loopback port and runs `serve` on every connection, each in a task of
+/// its own.
+async fn serve_each<F, Fut>(serve: F) -> SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (l, a) = listen().await;
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            tokio::spawn(serve(tcp));
+        }
+    });
+    a
+}
+
 /// Reads an HTTP request head; returns the request line.
 async fn read_head<S: tokio::io::AsyncRead + Unpin>(s: &mut BufReader<S>) -> Option<String> {
     read_request(s).await.map(|(line, _)| line)
@@ -174,35 +190,30 @@ pub async fn https_server_keep_alive(
     config: Arc<rustls::ServerConfig>,
     handler: Handler,
 ) -> (SocketAddr, Arc<AtomicU64>, Arc<AtomicU64>) {
-    let (l, a) = listen().await;
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let (handshakes, requests) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let counters = (handshakes.clone(), requests.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = l.accept().await else {
+    let a = serve_each(move |tcp| {
+        let (acceptor, handler) = (acceptor.clone(), handler.clone());
+        let (handshakes, requests) = counters.clone();
+        async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
                 return;
             };
-            let (acceptor, handler) = (acceptor.clone(), handler.clone());
-            let (handshakes, requests) = counters.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                handshakes.fetch_add(1, Ordering::SeqCst);
-                let mut s = BufReader::new(tls);
-                while let Some((line, close)) = read_request(&mut s).await {
-                    requests.fetch_add(1, Ordering::SeqCst);
-                    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                    let resp = handler(&path).replacen("connection: close\r\n", "", 1);
-                    if s.get_mut().write_all(resp.as_bytes()).await.is_err() || close {
-                        break;
-                    }
+            handshakes.fetch_add(1, Ordering::SeqCst);
+            let mut s = BufReader::new(tls);
+            while let Some((line, close)) = read_request(&mut s).await {
+                requests.fetch_add(1, Ordering::SeqCst);
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let resp = handler(&path).replacen("connection: close\r\n", "", 1);
+                if s.get_mut().write_all(resp.as_bytes()).await.is_err() || close {
+                    break;
                 }
-                let _ = s.get_mut().shutdown().await;
-            });
+            }
+            let _ = s.get_mut().shutdown().await;
         }
-    });
+    })
+    .await;
     (a, handshakes, requests)
 }
 
@@ -220,38 +231,22 @@ pub async fn tls10_https_server(chain: Vec<Vec<u8>>, key: Vec<u8>, handler: Hand
     b.set_private_key(&openssl::pkey::PKey::private_key_from_der(&key).unwrap())
         .unwrap();
     let acceptor = Arc::new(b.build());
-    let (l, a) = listen().await;
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = l.accept().await else {
-                return;
-            };
-            let (acceptor, handler) = (acceptor.clone(), handler.clone());
-            tokio::spawn(async move {
-                let ssl = openssl::ssl::Ssl::new(acceptor.context()).unwrap();
-                let mut tls = tokio_openssl::SslStream::new(ssl, tcp).unwrap();
-                if std::pin::Pin::new(&mut tls).accept().await.is_ok() {
-                    serve_http(tls, handler).await;
-                }
-            });
+    serve_each(move |tcp| {
+        let (acceptor, handler) = (acceptor.clone(), handler.clone());
+        async move {
+            let ssl = openssl::ssl::Ssl::new(acceptor.context()).unwrap();
+            let mut tls = tokio_openssl::SslStream::new(ssl, tcp).unwrap();
+            if std::pin::Pin::new(&mut tls).accept().await.is_ok() {
+                serve_http(tls, handler).await;
+            }
         }
-    });
-    a
+    })
+    .await
 }
 
 /// A plain HTTP server.
 pub async fn http_server(handler: Handler) -> SocketAddr {
-    let (l, a) = listen().await;
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = l.accept().await else {
-                return;
-            };
-            let handler = handler.clone();
-            tokio::spawn(serve_http(tcp, handler));
-        }
-    });
-    a
+    serve_each(move |tcp| serve_http(tcp, handler.clone())).await
 }
 
 pub fn response(status: &str, headers: &[(&str, &str)], body: &str) -> String {
@@ -440,68 +435,48 @@ pub async fn https_gigabyte_server(
     config: Arc<rustls::ServerConfig>,
     sent: Arc<std::sync::atomic::AtomicU64>,
 ) -> SocketAddr {
-    let (l, a) = listen().await;
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = l.accept().await else {
-                return;
-            };
-            let (acceptor, sent) = (acceptor.clone(), sent.clone());
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let mut s = BufReader::new(tls);
-                if read_head(&mut s).await.is_none() {
-                    return;
-                }
-                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 1073741824\r\n\r\n";
-                if s.get_mut().write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                let chunk = vec![b'a'; 64 * 1024];
-                for _ in 0..(1 << 14) {
-                    if s.get_mut().write_all(&chunk).await.is_err() {
-                        return;
-                    }
-                    sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
+    serve_each(move |tcp| {
+        let (acceptor, sent) = (acceptor.clone(), sent.clone());
+        async move {
+            if let Ok(tls) = acceptor.accept(tcp).await {
+                send_gigabyte(tls, &sent).await;
+            }
         }
-    });
-    a
+    })
+    .await
 }
 
 /// Answers any request with a 1 GB body (streamed; counts the bytes it managed to send).
 pub async fn gigabyte_server(sent: Arc<std::sync::atomic::AtomicU64>) -> SocketAddr {
-    let (l, a) = listen().await;
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = l.accept().await else {
-                return;
-            };
-            let sent = sent.clone();
-            tokio::spawn(async move {
-                let mut s = BufReader::new(tcp);
-                if read_head(&mut s).await.is_none() {
-                    return;
-                }
-                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 1073741824\r\n\r\n";
-                if s.get_mut().write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                let chunk = vec![b'a'; 64 * 1024];
-                for _ in 0..(1 << 14) {
-                    if s.get_mut().write_all(&chunk).await.is_err() {
-                        return;
-                    }
-                    sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
+    serve_each(move |tcp| {
+        let sent = sent.clone();
+        async move { send_gigabyte(tcp, &sent).await }
+    })
+    .await
+}
+
+/// Reads a request on `stream` and answers it with a 1 GB body, streamed, adding what it
+/// managed to send to `sent`.
+async fn send_gigabyte<S>(stream: S, sent: &AtomicU64)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut s = BufReader::new(stream);
+    if read_head(&mut s).await.is_none() {
+        return;
+    }
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 1073741824\r\n\r\n";
+    if s.get_mut().write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    let chunk = vec![b'a'; 64 * 1024];
+    for _ in 0..(1 << 14) {
+        if s.get_mut().write_all(&chunk).await.is_err() {
+            return;
         }
-    });
-    a
+        sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    }
 }
 
 /// A fake TLS 1.0-only server: answers every ClientHello with a TLS 1.0 ServerHello (the
