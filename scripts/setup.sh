@@ -37,6 +37,16 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The testbed's Unbound asks for an 8 MiB receive buffer on port 53 (`so-rcvbuf`), which the
+# kernel caps at net.core.rmem_max: with the 208 KiB default, a scan's bursts of queries were
+# dropped on a loaded machine and became resolver timeouts. Raise the cap to 4 MiB if lower.
+rmem_max=$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 0)
+if [ "$rmem_max" -lt 4194304 ]; then
+  echo "setup: raising net.core.rmem_max from $rmem_max to 4194304 (the testbed resolver's receive buffer)"
+  $SUDO sysctl -q -w net.core.rmem_max=4194304 ||
+    echo "setup: could not raise net.core.rmem_max; under load the testbed resolver may drop queries" >&2
+fi
+
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pyarrow, duckdb' 2>/dev/null; then
   echo "setup: creating .venv with pyarrow and duckdb"
   python3 -m venv .venv
