@@ -653,6 +653,13 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         "  DNS: {} sent, {} timeouts, {} retries, {} TCP fallbacks, {} cache hits, {} mismatched responses dropped",
         st.sent, st.timeouts, st.retries, st.tcp_fallbacks, st.cache_hits, st.dropped_mismatched
     );
+    if st.timeout_share() > RESOLVER_TIMEOUT_WARNING {
+        eprintln!(
+            "warning: {:.1}% of DNS messages timed out; {} domains have an error status. The resolver is overloaded or dropping queries: lower --dns-in-flight or --dns-rate, add resolvers with --resolver A,B, or give the resolver a larger receive buffer (docs/scaling.md, \"The resolver\")",
+            100.0 * st.timeout_share(),
+            summary.with_errors
+        );
+    }
     if let Some(p) = &summary.probe_stats {
         eprintln!(
             "  probes: {} TLS handshakes ({:.0}/s), {} raw hellos, {} HTTP requests, {} SMTP sessions, {} TCP connects, {} shared results, {} requests without a new connection, {} retries after a timeout",
@@ -695,6 +702,10 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The share of DNS messages timed out above which a scan warns that its resolver did not keep
+/// up (docs/scaling.md, "The resolver").
+const RESOLVER_TIMEOUT_WARNING: f64 = 0.01;
 
 /// Runs `uptake check`.
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {

@@ -253,6 +253,19 @@ pub struct Stats {
     pub dropped_mismatched: u64,
 }
 
+impl Stats {
+    /// The share of messages sent that got no answer in time (0 when none were sent). Above a
+    /// percent or so the resolver is overloaded or dropping queries: a scan's data then holds
+    /// `error` statuses it need not have.
+    pub fn timeout_share(&self) -> f64 {
+        if self.sent == 0 {
+            0.0
+        } else {
+            self.timeouts as f64 / self.sent as f64
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Counters {
     queries: AtomicU64,

@@ -248,6 +248,12 @@ fn unanswering_resolver_gives_errors_not_absent() {
         .arg("--out")
         .arg(&data));
     assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("warning: 100.0% of DNS messages timed out; 2 domains have an error status"),
+        "no resolver warning in:\n{stderr}"
+    );
     let csv = work.path().join("x.csv");
     let sql = format!(
         "COPY (SELECT domain, dnssec_status, spf_status, dmarc_status, dkim_status, caa_status, dmarc_reason FROM read_parquet('{}/scan=x/*.parquet')) TO '{}' (HEADER)",
