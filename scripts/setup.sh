@@ -47,17 +47,19 @@ if [ "$rmem_max" -lt 4194304 ]; then
     echo "setup: could not raise net.core.rmem_max; under load the testbed resolver may drop queries" >&2
 fi
 
+# A venv whose scripts do not run (say, one copied from another checkout: their `#!` lines
+# name the old path) is made anew (`--clear`).
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pyarrow, duckdb' 2>/dev/null; then
   echo "setup: creating .venv with pyarrow and duckdb"
-  python3 -m venv .venv
+  python3 -m venv --clear .venv
   .venv/bin/pip install -q --disable-pip-version-check pyarrow duckdb
 fi
 
 # An S3-compatible server for the pipeline test that writes its dataset to an object store
 # (moto's server, in its own venv: its dependencies are many and pinned differently).
-if [ ! -x .venv-s3/bin/moto_server ] || ! .venv-s3/bin/python -c 'import boto3' 2>/dev/null; then
+if ! .venv-s3/bin/moto_server --help >/dev/null 2>&1 || ! .venv-s3/bin/python -c 'import boto3' 2>/dev/null; then
   echo "setup: creating .venv-s3 with moto[server] (an S3-compatible server for tests)"
-  python3 -m venv .venv-s3
+  python3 -m venv --clear .venv-s3
   .venv-s3/bin/pip install -q --disable-pip-version-check 'moto[server]'
 fi
 
@@ -66,12 +68,12 @@ fi
 # versions a host accepts, checkdmarc for SPF, DMARC and MTA-STS.
 if [ ! -x .venv-sslyze/bin/python ] || ! .venv-sslyze/bin/python -c 'import sslyze' 2>/dev/null; then
   echo "setup: creating .venv-sslyze with sslyze"
-  python3 -m venv .venv-sslyze
+  python3 -m venv --clear .venv-sslyze
   .venv-sslyze/bin/pip install -q --disable-pip-version-check sslyze
 fi
-if [ ! -x .venv-checkdmarc/bin/checkdmarc ]; then
+if ! .venv-checkdmarc/bin/checkdmarc --help >/dev/null 2>&1; then
   echo "setup: creating .venv-checkdmarc with checkdmarc"
-  python3 -m venv .venv-checkdmarc
+  python3 -m venv --clear .venv-checkdmarc
   .venv-checkdmarc/bin/pip install -q --disable-pip-version-check checkdmarc
 fi
 

@@ -500,7 +500,7 @@ fn read_targets(
     if let Err(e) = result.and(finished) {
         let _ = feed.blocking_send(Feed::Failed(e));
     }
-    counts.cpu = stats::thread_cpu();
+    counts.cpu = uptake_probes::cpu::thread_cpu();
     counts
 }
 
@@ -557,7 +557,7 @@ fn write_rows(
         Ok(s) => s.rows,
         Err(_) => committed,
     };
-    (result, committed, stats::thread_cpu())
+    (result, committed, uptake_probes::cpu::thread_cpu())
 }
 
 /// Runs a scan until the list is done or `stop` is given.
@@ -815,7 +815,7 @@ pub async fn scan(opts: &ScanOptions, stop: StopSignal) -> Result<ScanSummary, S
     summary.dns_queries = summary.dns_stats.sent;
     summary.probe_stats = stage.map(|s| s.0.stats());
     summary.cpu = stats::CpuByStage {
-        total: stats::process_cpu(),
+        total: uptake_probes::cpu::process_cpu(),
         targets: counts.cpu,
         parquet: writer_cpu,
         evaluators: Duration::from_nanos(probe::EVALUATOR_NANOS.load(Ordering::Relaxed)),

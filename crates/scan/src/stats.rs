@@ -314,35 +314,6 @@ impl ScanSummary {
     }
 }
 
-/// user + system CPU time from a `/proc/.../stat` file (fields 14 and 15, in clock ticks of
-/// 1/100 s, the value on Linux).
-fn cpu_of(stat: &str) -> Duration {
-    let Ok(text) = std::fs::read_to_string(stat) else {
-        return Duration::ZERO;
-    };
-    // The command name (field 2) may hold spaces; fields after it follow the last ')'.
-    let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // After ')': state is index 0, so utime (field 14) is index 11 and stime index 12.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
-/// CPU time of the calling thread so far.
-pub fn thread_cpu() -> Duration {
-    cpu_of("/proc/thread-self/stat")
-}
-
-/// CPU time of the whole process so far.
-pub fn process_cpu() -> Duration {
-    cpu_of("/proc/self/stat")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,24 +380,5 @@ mod tests {
             .map(|k| per_domain[*k].as_f64().unwrap())
             .sum();
         assert_eq!(sum, per_domain["total"].as_f64().unwrap());
-    }
-
-    #[test]
-    fn cpu_time_is_read() {
-        // Spin until the thread has used 30 ms of CPU (a loaded machine gives it less than
-        // the wall time); a parser that reads nothing never gets there.
-        let t0 = std::time::Instant::now();
-        let mut x = 0u64;
-        while thread_cpu() < Duration::from_millis(30) {
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "thread CPU stays {:?}",
-                thread_cpu()
-            );
-            for _ in 0..100_000 {
-                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
-            }
-        }
-        assert!(thread_cpu() <= process_cpu());
     }
 }
