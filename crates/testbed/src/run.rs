@@ -280,6 +280,14 @@ pub fn run_inside(dir: &Path, command: &[OsString]) -> Result<u8, RunError> {
 
     setup_network(programs.ip.as_deref().unwrap_or(Path::new("ip")), &manifest)?;
 
+    if let Some(warning) = fs::read_to_string(RMEM_MAX)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .and_then(receive_buffer_warning)
+    {
+        eprintln!("uptake: testbed: {warning}");
+    }
+
     let mut running = Running::new(make_state_dir()?);
     let deadline = Instant::now() + timeout;
     // Start everything in manifest order, then wait for each: the NSDs load their zones in
@@ -905,6 +913,23 @@ fn log_tail(path: &Path) -> String {
     }
 }
 
+/// The kernel's cap on a socket's receive buffer, which Unbound's `so-rcvbuf` is held to in a
+/// user namespace (see `servers::unbound_config`).
+const RMEM_MAX: &str = "/proc/sys/net/core/rmem_max";
+
+/// The cap below which the testbed's resolver drops queries of a busy scan, in bytes.
+const RESOLVER_RMEM_MAX: u64 = 4 << 20;
+
+/// What to tell the user when `net.core.rmem_max` holds the resolver's receive buffer below
+/// [`RESOLVER_RMEM_MAX`].
+fn receive_buffer_warning(rmem_max: u64) -> Option<String> {
+    (rmem_max < RESOLVER_RMEM_MAX).then(|| {
+        format!(
+            "net.core.rmem_max is {rmem_max} bytes: Unbound's receive buffer is capped there, and a busy scan may see dropped queries as timeouts; as root: sysctl -w net.core.rmem_max={RESOLVER_RMEM_MAX} (scripts/setup.sh does)"
+        )
+    })
+}
+
 /// Tells the user once when loading takes a while (a large testbed takes minutes).
 struct Progress<'a> {
     name: &'a str,
@@ -1253,6 +1278,13 @@ mod sys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warns_when_the_resolver_receive_buffer_is_capped_low() {
+        let w = receive_buffer_warning(212_992).expect("the kernel default is too small");
+        assert!(w.contains("212992") && w.contains("sysctl -w net.core.rmem_max=4194304"));
+        assert_eq!(receive_buffer_warning(4 << 20), None);
+    }
 
     #[test]
     fn soa_query_encodes_names() {
