@@ -655,7 +655,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     );
     if st.timeout_share() > RESOLVER_TIMEOUT_WARNING {
         eprintln!(
-            "warning: {:.1}% of DNS messages timed out; {} domains have an error status. The resolver is overloaded or dropping queries: lower --dns-in-flight or --dns-rate, add resolvers with --resolver A,B, or give the resolver a larger receive buffer (docs/scaling.md, \"The resolver\")",
+            "warning: {:.1}% of DNS messages timed out; {} domains have an error status. Unresponsive name servers cause some; a resolver that cannot keep up causes more (its receive buffer errors in `netstat -su` count the queries it dropped): then lower --dns-in-flight or --dns-rate, add resolvers with --resolver A,B, or give it a larger receive buffer (docs/scaling.md, \"The resolver\")",
             100.0 * st.timeout_share(),
             summary.with_errors
         );
