@@ -12,7 +12,7 @@ use uptake_aggregate::cond::Cond;
 use uptake_aggregate::metrics::metrics;
 use uptake_model::SECTORS;
 
-use crate::harness::{csv_rows, in_testbed, python, run, testbed, uptake};
+use crate::harness::{csv_rows, in_testbed, python, run, testbed, testbed_scan, uptake};
 
 /// (scan, grouping, group, metric).
 pub(crate) type Key = (String, String, String, String);
@@ -118,12 +118,7 @@ fn aggregate_agrees_with_truth_and_with_duckdb() {
     let data = work.path().join("data");
     // The DNS and mail checks (scan.rs proves every status of them equals the truth): the
     // mail metrics are compared with truth.csv and DuckDB too.
-    let script = format!(
-        "{bin} scan --quiet --checks dns,mail --ca-file \"$UPTAKE_TESTBED_CA\" --connection-rate 1000 --connections-per-address 64 --scan-id agg --targets {t} --out {d}",
-        bin = env!("CARGO_BIN_EXE_uptake"),
-        t = dir.join("targets.csv").display(),
-        d = data.display()
-    );
+    let script = testbed_scan("dns,mail", &dir.join("targets.csv"), &data, "agg");
     let out = in_testbed(dir, &script);
     assert!(out.status.success(), "scan failed");
     let stats = work.path().join("stats");

@@ -29,7 +29,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use crate::harness::{csv_rows, in_testbed, testbed};
+use crate::harness::{csv_rows, in_testbed, testbed, testbed_scan};
 
 /// Domains per status of each compared check.
 const PER_STATUS: usize = 8;
@@ -133,14 +133,14 @@ fn checkdmarc_agrees_on_spf_dmarc_and_mta_sts() {
     let resolv = work.path().join("resolv.conf");
     let script = format!(
         r#"set -e
-{bin} scan --quiet --checks mail --ca-file "$UPTAKE_TESTBED_CA" --connection-rate 1000 --connections-per-address 64 --scan-id x --targets {list} --out {data}
+{scan}
 {venv} -c "import duckdb; duckdb.sql(\"COPY (SELECT domain, spf_status, dmarc_status, mta_sts_status, coalesce(mta_sts_reason, '') AS mta_sts_reason, array_to_string(mx_hosts, ' ') AS mx_hosts FROM read_parquet('{data}/scan=x/*.parquet') ORDER BY domain) TO '{scanned}' (HEADER)\")"
 case "$UPTAKE_RESOLVER" in *:53) ;; *) echo "resolver $UPTAKE_RESOLVER is not on port 53" >&2; exit 3;; esac
 ns="${{UPTAKE_RESOLVER%:*}}"
 echo "nameserver $ns" > {resolv}
 REQUESTS_CA_BUNDLE="$UPTAKE_TESTBED_CA" unshare -m sh -c "mount --bind {resolv} /etc/resolv.conf && exec {checkdmarc} {list} -f json -n $ns -o {json}"
 "#,
-        bin = env!("CARGO_BIN_EXE_uptake"),
+        scan = testbed_scan("mail", &list, &data, "x"),
         list = list.display(),
         data = data.display(),
         venv = venv.display(),

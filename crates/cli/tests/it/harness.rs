@@ -29,6 +29,21 @@ pub fn run(cmd: &mut Command) -> Output {
     out
 }
 
+/// The shell command of an `uptake scan` of `checks` (`all`, `web,mail`, ...) over `targets`
+/// into the dataset `out` as scan `scan_id`, for a script run by [`in_testbed`]. It trusts the
+/// testbed CA and lifts the per-address limits of a real scan (5 connections/s, 4 open): the
+/// testbed's shared providers put hundreds of domains on one web or mail address. The
+/// scan-wide cap (`--max-connections`, default 256) still keeps the handshakes outstanding at
+/// the one nginx below what it answers within the probe timeout.
+pub fn testbed_scan(checks: &str, targets: &Path, out: &Path, scan_id: &str) -> String {
+    format!(
+        "{bin} scan --quiet --checks {checks} --ca-file \"$UPTAKE_TESTBED_CA\" --connection-rate 1000 --connections-per-address 64 --scan-id {scan_id} --targets {t} --out {o}",
+        bin = env!("CARGO_BIN_EXE_uptake"),
+        t = targets.display(),
+        o = out.display()
+    )
+}
+
 /// Runs the shell `script` inside `uptake testbed run DIR` (it may use the variables the
 /// runner exports, such as `$UPTAKE_TESTBED_CA` or `$UPTAKE_RESOLVER`).
 pub fn in_testbed(dir: &Path, script: &str) -> Output {

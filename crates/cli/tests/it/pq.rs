@@ -6,20 +6,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::harness::{csv_rows, in_testbed, python, run, testbed};
+use crate::harness::{csv_rows, in_testbed, python, run, testbed, testbed_scan};
 
 #[test]
 fn pq_kex_agrees_with_truth_for_every_domain() {
     let dir = testbed();
     let work = tempfile::tempdir().expect("tempdir");
     let data = work.path().join("data");
-    let bin = env!("CARGO_BIN_EXE_uptake");
-    // Per-address limits lifted as in scan.rs (shared providers hold hundreds of domains);
-    // a generous step timeout, as the machine running the tests may be loaded.
+    // A generous step timeout, as the machine running the tests may be loaded.
     let script = format!(
-        "{bin} scan --quiet --checks web,mail --ca-file \"$UPTAKE_TESTBED_CA\" --connection-rate 1000 --connections-per-address 64 --probe-timeout 20 --targets {t} --out {d} --scan-id pq",
-        t = dir.join("targets.csv").display(),
-        d = data.display()
+        "{} --probe-timeout 20",
+        testbed_scan("web,mail", &dir.join("targets.csv"), &data, "pq")
     );
     let out = in_testbed(dir, &script);
     assert!(out.status.success(), "scan failed");

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use uptake_model::Check;
 
-use crate::harness::{csv_rows, in_testbed, python, run, testbed, uptake};
+use crate::harness::{csv_rows, in_testbed, python, run, testbed, testbed_scan, uptake};
 
 /// Columns compared besides the statuses: (truth column, scan column).
 const EVIDENCE: &[(&str, &str)] = &[
@@ -72,17 +72,11 @@ fn scan_agrees_with_truth_and_opens_in_duckdb_and_pyarrow() {
     let dir = testbed();
     let work = tempfile::tempdir().expect("tempdir");
     let data = work.path().join("data");
-    let bin = env!("CARGO_BIN_EXE_uptake");
-    // Every check (`--checks all`), trusting the testbed CA. The testbed's shared providers
-    // put hundreds of domains on one web or mail address, so the per-address limits of a real
-    // scan (5 connections/s, 4 open) are lifted; the scan-wide cap (--max-connections,
-    // default 256) keeps the handshakes outstanding at the one nginx below what it answers
-    // within the probe timeout (without it, steps time out under load in nginx's accept
-    // queue), and a step that still times out is tried once more: the comparison is exact.
+    // Every check, twice (the two scans must agree). A step that times out is tried once
+    // more, so the comparison with truth is exact.
     let script = format!(
-        "set -e; for id in first second; do {bin} scan --quiet --checks all --ca-file \"$UPTAKE_TESTBED_CA\" --connection-rate 1000 --connections-per-address 64 --targets {t} --out {d} --scan-id $id; done",
-        t = dir.join("targets.csv").display(),
-        d = data.display()
+        "set -e; for id in first second; do {}; done",
+        testbed_scan("all", &dir.join("targets.csv"), &data, "$id")
     );
     let started = std::time::Instant::now();
     let out = in_testbed(dir, &script);

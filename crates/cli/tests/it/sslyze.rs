@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use crate::harness::{csv_rows, in_testbed, testbed};
+use crate::harness::{csv_rows, in_testbed, testbed, testbed_scan};
 
 /// Domains per `tls_version` status.
 const PER_STATUS: usize = 8;
@@ -82,13 +82,12 @@ fn sslyze_agrees_on_accepted_tls_versions() {
     // each web host at the address uptake probed, with the host name as SNI.
     let script = format!(
         r#"set -e
-{bin} scan --quiet --checks web --ca-file "$UPTAKE_TESTBED_CA" --connection-rate 1000 --connections-per-address 64 --scan-id x --targets {list} --out {data}
+{scan}
 {venv} -c "import duckdb; duckdb.sql(\"COPY (SELECT domain, web_host, web_addresses[1] AS address, coalesce(tls_max_version, '') AS max, array_to_string(tls_legacy_versions, ' ') AS legacy, tls_version_status FROM read_parquet('{data}/scan=x/*.parquet') ORDER BY domain) TO '{scanned}' (HEADER)\")"
 {venv} -c "import csv; print(''.join(f\"{{r['web_host']}}:443{{{{{{r['address']}}}}}}\n\" for r in csv.DictReader(open('{scanned}'))), end='')" > {targets}
 {sslyze} -m sslyze --quiet --tlsv1 --tlsv1_1 --tlsv1_2 --tlsv1_3 --targets_in {targets} --json_out {json}
 "#,
-        bin = env!("CARGO_BIN_EXE_uptake"),
-        list = list.display(),
+        scan = testbed_scan("web", &list, &data, "x"),
         data = data.display(),
         venv = venv.display(),
         sslyze = sslyze.display(),
