@@ -43,7 +43,7 @@ fi
 rmem_max=$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 0)
 if [ "$rmem_max" -lt 4194304 ]; then
   echo "setup: raising net.core.rmem_max from $rmem_max to 4194304 (the testbed resolver's receive buffer)"
-  $SUDO sysctl -q -w net.core.rmem_max=4194304 ||
+  echo 4194304 | $SUDO tee /proc/sys/net/core/rmem_max >/dev/null ||
     echo "setup: could not raise net.core.rmem_max; under load the testbed resolver may drop queries" >&2
 fi
 
