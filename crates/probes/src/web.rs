@@ -757,9 +757,10 @@ impl Prober {
                 && next.path == "/"
                 && next.host == host.to_ascii_lowercase()
                 && addr == address;
-            let shared = match is_home {
-                true => shared_home(&mut home_rx).await,
-                false => None,
+            let shared = if is_home {
+                shared_home(&mut home_rx).await
+            } else {
+                None
             };
             let next_resp = match shared {
                 Some(r) => {

@@ -67,9 +67,10 @@ pub fn denial_shown(r: &Response, zone: &str) -> Option<Denial> {
     if r.rcode != ResponseCode::NoError && r.rcode != ResponseCode::NXDomain {
         return None;
     }
+    let below = format!(".{zone}");
     let in_zone = |rec: &&Record| {
         let name = name_text(&rec.name);
-        name == zone || name.ends_with(&format!(".{zone}"))
+        name == zone || name.ends_with(&below)
     };
     let from_zone = r
         .authorities
@@ -78,11 +79,15 @@ pub fn denial_shown(r: &Response, zone: &str) -> Option<Denial> {
     if !from_zone {
         return None;
     }
-    let has_nsec = r
-        .authorities
-        .iter()
-        .filter(in_zone)
-        .any(|rec| opaque(&rec.data, RecordType::NSEC).is_some());
+    let has_nsec = r.authorities.iter().filter(in_zone).any(|rec| {
+        matches!(
+            rec.data,
+            RData::Unknown {
+                code: RecordType::NSEC,
+                ..
+            }
+        )
+    });
     let nsec3 = r
         .authorities
         .iter()
@@ -212,9 +217,10 @@ impl<'a> DomainDns<'a> {
         } else {
             self.within(self.client.query_shared(&q)).await?
         };
-        if let (Ok(response), Some(zone)) = (&r, &self.zone) {
+        // Every negative answer of a zone shows the same kind: once one has, the rest are
+        // not read.
+        if let (Ok(response), Some(zone), None) = (&r, &self.zone, self.denial.get()) {
             if let Some(denial) = denial_shown(response, zone) {
-                // Every negative answer of a zone shows the same kind; the first one is kept.
                 let _ = self.denial.set(denial);
             }
         }
